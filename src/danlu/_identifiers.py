@@ -1,0 +1,23 @@
+"""Resolving string identifiers, with errors that name the closest valid one."""
+
+from __future__ import annotations
+
+import difflib
+from typing import Iterable
+
+
+def closest_name_hint(name: str, valid: Iterable[str]) -> str:
+    """Return ' Did you mean "x"?' for the closest valid name, or '' when none is close."""
+    valid = list(valid)
+    lowered = {v.lower(): v for v in valid}
+    match = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.5)
+    return f' Did you mean "{lowered[match[0]]}"?' if match else ""
+
+
+def unknown_identifier_error(argument: str, name: str, valid: Iterable[str]) -> ValueError:
+    """A ValueError naming the argument, the unknown value, the closest and all valid names."""
+    valid = sorted(set(valid), key=str.lower)
+    return ValueError(
+        f"Unknown {argument} identifier {name!r}.{closest_name_hint(name, valid)} "
+        f"Valid names: {', '.join(valid)}."
+    )
