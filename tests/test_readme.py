@@ -1,0 +1,47 @@
+"""The README's examples run as pasted, and CI runs the README's test command."""
+
+import contextlib
+import io
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text()
+
+
+def section(title):
+    start = README.index(f"\n## {title}\n")
+    end = README.find("\n## ", start + 1)
+    return README[start : end if end != -1 else None]
+
+
+def python_blocks(text):
+    return re.findall(r"```python\n(.*?)```", text, flags=re.S)
+
+
+def run_blocks(text):
+    namespace = {}
+    output = io.StringIO()
+    with contextlib.redirect_stdout(output):
+        for block in python_blocks(text):
+            exec(compile(block, "README.md", "exec"), namespace)
+    return namespace, output.getvalue()
+
+
+def test_losses_section_runs_and_prints_what_it_says():
+    _, printed = run_blocks(section("Losses"))
+    # Every "print(...)  # tensor(...)" comment in the section is what that line prints.
+    expected = re.findall(r"^print\(.*# (tensor\(.*?\))", section("Losses"), flags=re.M)
+    assert len(expected) >= 10
+    for value in expected + ["sum tensor(0.8757)", "mean_with_sample_weight tensor(0.8757)",
+                             "none tensor([0.7330, 0.1427])", "2.0", 'Did you mean "binary_crossentropy"?']:
+        assert value in printed, value
+
+
+def test_ci_runs_the_readme_test_command_verbatim():
+    quick_start = section("Quick start")
+    commands = re.findall(r"```bash\n(.*?)```", quick_start, flags=re.S)
+    test_command = [line for block in commands for line in block.splitlines() if "pytest" in line]
+    assert len(test_command) == 1
+    ci_lines = (ROOT / ".ci" / "run").read_text().splitlines()
+    assert test_command[0] in ci_lines
