@@ -7,6 +7,6 @@ hand-written PyTorch loop. Public names are re-exported flat: ``danlu.losses.Hub
 
 __version__ = "0.1.0"
 
-from danlu import losses  # noqa: E402
+from danlu import losses, optimizers  # noqa: E402
 
-__all__ = ["__version__", "losses"]
+__all__ = ["__version__", "losses", "optimizers"]

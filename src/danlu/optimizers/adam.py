@@ -1,0 +1,66 @@
+"""Adam (Kingma & Ba, 2015), its AMSGrad variant, and AdamW (decoupled weight decay)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from danlu.optimizers.base import Optimizer, check_number
+
+
+def check_betas(beta_1, beta_2):
+    check_number("beta_1", beta_1, low=0, high=1, high_open=True)
+    check_number("beta_2", beta_2, low=0, high=1, high_open=True)
+
+
+class Adam(Optimizer):
+    """Adam, Keras 3 form (``t`` = update count from 1)::
+
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g^2
+        v_hat = max(v_hat, v)                            (amsgrad; then v := v_hat)
+        w = w - lr * sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps)
+
+    Keras defaults: ``learning_rate=0.001``, ``beta_1=0.9``, ``beta_2=0.999``,
+    ``epsilon=1e-7`` ("epsilon hat": added after the bias-corrected square root, unlike
+    ``torch.optim.Adam``), ``amsgrad=False``.
+    """
+
+    def __init__(self, params=None, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False, **kwargs):
+        check_betas(beta_1, beta_2)
+        check_number("epsilon", epsilon, low=0)
+        defaults = {"beta_1": beta_1, "beta_2": beta_2, "epsilon": epsilon, "amsgrad": amsgrad}
+        super().__init__(params, learning_rate=learning_rate, defaults=defaults, **kwargs)
+
+    def _slot_groups(self):
+        groups = (("momentum", "velocity"),)
+        return groups + (("velocity_hat",),) if self.defaults["amsgrad"] else groups
+
+    def update(self, params, grads, slots, group, lr, step):
+        beta_1, beta_2 = group["beta_1"], group["beta_2"]
+        alpha = lr * math.sqrt(1 - beta_2**step) / (1 - beta_1**step)
+        m, v = slots["momentum"], slots["velocity"]
+        torch._foreach_lerp_(m, grads, 1 - beta_1)
+        torch._foreach_mul_(v, beta_2)
+        torch._foreach_addcmul_(v, grads, grads, value=1 - beta_2)
+        if group["amsgrad"]:
+            torch._foreach_maximum_(slots["velocity_hat"], v)
+            v = slots["velocity_hat"]
+        denominators = torch._foreach_sqrt(v)
+        torch._foreach_add_(denominators, group["epsilon"])
+        torch._foreach_addcdiv_(params, m, denominators, value=-alpha)
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter, 2019): before each Adam step,
+    ``w = w - w * weight_decay * lr``. Keras defaults as `Adam`, plus ``weight_decay=0.004``.
+    """
+
+    def __init__(self, params=None, learning_rate=0.001, weight_decay=0.004, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False, **kwargs):
+        if weight_decay is None:
+            raise ValueError("AdamW needs a float weight_decay; received weight_decay=None.")
+        super().__init__(
+            params, learning_rate=learning_rate, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon,
+            amsgrad=amsgrad, weight_decay=weight_decay, **kwargs,
+        )

@@ -1,0 +1,45 @@
+"""LAMB (You et al., 2020): Adam steps rescaled per tensor by the trust ratio ||w|| / ||u||."""
+
+from __future__ import annotations
+
+import torch
+
+from danlu.optimizers.adam import check_betas
+from danlu.optimizers.base import Optimizer, check_number
+
+
+class Lamb(Optimizer):
+    """LAMB, Keras 3 form::
+
+        m = b1 * m + (1 - b1) * g;   v = b2 * v + (1 - b2) * g^2
+        u = (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
+        r = ||w|| / ||u||   (1 when either norm is 0)
+        w = w - lr * r * u
+
+    Keras defaults: ``learning_rate=0.001``, ``beta_1=0.9``, ``beta_2=0.999``, ``epsilon=1e-7``.
+    """
+
+    slots = (("momentum", "velocity"),)
+
+    def __init__(self, params=None, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, **kwargs):
+        check_betas(beta_1, beta_2)
+        check_number("epsilon", epsilon, low=0)
+        defaults = {"beta_1": beta_1, "beta_2": beta_2, "epsilon": epsilon}
+        super().__init__(params, learning_rate=learning_rate, defaults=defaults, **kwargs)
+
+    def update(self, params, grads, slots, group, lr, step):
+        beta_1, beta_2 = group["beta_1"], group["beta_2"]
+        m, v = slots["momentum"], slots["velocity"]
+        torch._foreach_lerp_(m, grads, 1 - beta_1)
+        torch._foreach_mul_(v, beta_2)
+        torch._foreach_addcmul_(v, grads, grads, value=1 - beta_2)
+        denominators = torch._foreach_sqrt(torch._foreach_div(v, 1 - beta_2**step))
+        torch._foreach_add_(denominators, group["epsilon"])
+        updates = torch._foreach_div(torch._foreach_div(m, 1 - beta_1**step), denominators)
+        weight_norms = torch._foreach_norm(params)
+        update_norms = torch._foreach_norm(updates)
+        ratios = [
+            torch.where((w > 0) & (u > 0), w / u, torch.ones_like(w)) for w, u in zip(weight_norms, update_norms)
+        ]
+        torch._foreach_mul_(updates, ratios)
+        torch._foreach_add_(params, updates, alpha=-lr)

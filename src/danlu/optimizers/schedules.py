@@ -1,0 +1,279 @@
+"""Learning-rate schedules: pure functions of the optimizer step, as Keras 3 defines them.
+
+``schedule(step)`` returns the learning rate (a Python float) for the 0-based step count
+``step`` (the optimizer's ``iterations`` before the update). The arithmetic runs in float64,
+so values match Keras' float32 results to float32 round-off. Subclass `LearningRateSchedule`
+and implement ``__call__`` and ``get_config`` for a schedule of your own.
+"""
+
+from __future__ import annotations
+
+import math
+
+from danlu._identifiers import unknown_identifier_error
+
+
+def _positive(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ValueError(f"{name} must be > 0; received {name}={value!r}.")
+
+
+def _number(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number; received {name}={value!r}.")
+
+
+def _step(step) -> float:
+    return float(step)
+
+
+class LearningRateSchedule:
+    """Base class: a serializable function ``step -> learning rate``.
+
+    A complete subclass::
+
+        class LinearWarmup(LearningRateSchedule):
+            def __init__(self, target, warmup_steps):
+                self.target, self.warmup_steps = target, warmup_steps
+
+            def __call__(self, step):
+                return self.target * min(1.0, (float(step) + 1) / self.warmup_steps)
+
+            def get_config(self):
+                return {"target": self.target, "warmup_steps": self.warmup_steps}
+    """
+
+    def __call__(self, step):
+        raise NotImplementedError(f"Learning rate schedule {type(self).__name__} must implement __call__(self, step).")
+
+    def get_config(self) -> dict:
+        raise NotImplementedError(f"Learning rate schedule {type(self).__name__} must implement get_config() to be serializable.")
+
+    @classmethod
+    def from_config(cls, config: dict):
+        return cls(**config)
+
+    def __repr__(self):
+        try:
+            args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        except NotImplementedError:
+            args = ""
+        return f"{type(self).__name__}({args})"
+
+
+class ExponentialDecay(LearningRateSchedule):
+    """``initial_learning_rate * decay_rate ^ (step / decay_steps)``; the exponent is floored
+    when ``staircase``."""
+
+    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name="ExponentialDecay"):
+        _number("initial_learning_rate", initial_learning_rate)
+        _positive("decay_steps", decay_steps)
+        _number("decay_rate", decay_rate)
+        self.initial_learning_rate = initial_learning_rate
+        self.decay_steps = decay_steps
+        self.decay_rate = decay_rate
+        self.staircase = staircase
+        self.name = name
+
+    def __call__(self, step):
+        p = _step(step) / self.decay_steps
+        if self.staircase:
+            p = math.floor(p)
+        return self.initial_learning_rate * self.decay_rate**p
+
+    def get_config(self):
+        return {
+            "initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
+            "decay_rate": self.decay_rate, "staircase": self.staircase, "name": self.name,
+        }
+
+
+class PiecewiseConstantDecay(LearningRateSchedule):
+    """``values[0]`` while ``step <= boundaries[0]``, ``values[i]`` while
+    ``boundaries[i-1] < step <= boundaries[i]``, ``values[-1]`` after the last boundary."""
+
+    def __init__(self, boundaries, values, name="PiecewiseConstant"):
+        boundaries, values = list(boundaries), list(values)
+        if len(boundaries) != len(values) - 1:
+            raise ValueError(
+                f"boundaries must have one element fewer than values; received {len(boundaries)} "
+                f"boundaries ({boundaries}) and {len(values)} values ({values})."
+            )
+        if boundaries != sorted(boundaries):
+            raise ValueError(f"boundaries must be increasing; received boundaries={boundaries}.")
+        self.boundaries = boundaries
+        self.values = values
+        self.name = name
+
+    def __call__(self, step):
+        step = _step(step)
+        for boundary, value in zip(self.boundaries, self.values):
+            if step <= boundary:
+                return float(value)
+        return float(self.values[-1])
+
+    def get_config(self):
+        return {"boundaries": self.boundaries, "values": self.values, "name": self.name}
+
+
+class PolynomialDecay(LearningRateSchedule):
+    """``(initial - end) * (1 - step / decay_steps) ^ power + end`` with the step capped at
+    ``decay_steps``; with ``cycle`` the horizon grows to the next multiple of
+    ``decay_steps`` instead. Keras defaults: ``end_learning_rate=1e-4``, ``power=1.0``."""
+
+    def __init__(
+        self, initial_learning_rate, decay_steps, end_learning_rate=0.0001, power=1.0, cycle=False,
+        name="PolynomialDecay",
+    ):
+        _number("initial_learning_rate", initial_learning_rate)
+        _positive("decay_steps", decay_steps)
+        _number("end_learning_rate", end_learning_rate)
+        self.initial_learning_rate = initial_learning_rate
+        self.decay_steps = decay_steps
+        self.end_learning_rate = end_learning_rate
+        self.power = power
+        self.cycle = cycle
+        self.name = name
+
+    def __call__(self, step):
+        step, decay_steps = _step(step), float(self.decay_steps)
+        if self.cycle:
+            decay_steps *= 1.0 if step == 0 else math.ceil(step / decay_steps)
+        else:
+            step = min(step, decay_steps)
+        p = step / decay_steps
+        return (self.initial_learning_rate - self.end_learning_rate) * (1 - p) ** self.power + self.end_learning_rate
+
+    def get_config(self):
+        return {
+            "initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
+            "end_learning_rate": self.end_learning_rate, "power": self.power, "cycle": self.cycle,
+            "name": self.name,
+        }
+
+
+class InverseTimeDecay(LearningRateSchedule):
+    """``initial_learning_rate / (1 + decay_rate * step / decay_steps)``; the ratio is floored
+    when ``staircase``. tf.keras 2.x's ``decay=`` argument is this with ``decay_steps=1``."""
+
+    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name="InverseTimeDecay"):
+        _number("initial_learning_rate", initial_learning_rate)
+        _positive("decay_steps", decay_steps)
+        _number("decay_rate", decay_rate)
+        self.initial_learning_rate = initial_learning_rate
+        self.decay_steps = decay_steps
+        self.decay_rate = decay_rate
+        self.staircase = staircase
+        self.name = name
+
+    def __call__(self, step):
+        p = _step(step) / self.decay_steps
+        if self.staircase:
+            p = math.floor(p)
+        return self.initial_learning_rate / (1 + self.decay_rate * p)
+
+    def get_config(self):
+        return {
+            "initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
+            "decay_rate": self.decay_rate, "staircase": self.staircase, "name": self.name,
+        }
+
+
+class CosineDecay(LearningRateSchedule):
+    """Cosine decay (Loshchilov & Hutter, 2017), optionally after a linear warmup.
+
+    Without ``warmup_target``: ``lr = initial * ((1 - alpha) * 0.5 * (1 + cos(pi * s / decay_steps))
+    + alpha)`` with ``s = min(step, decay_steps)``. With ``warmup_target``: the rate rises
+    linearly from ``initial_learning_rate`` to ``warmup_target`` over ``warmup_steps`` steps,
+    then decays from ``warmup_target`` the same way over ``decay_steps`` steps.
+    """
+
+    def __init__(
+        self, initial_learning_rate, decay_steps, alpha=0.0, name="CosineDecay", warmup_target=None, warmup_steps=0
+    ):
+        _number("initial_learning_rate", initial_learning_rate)
+        _positive("decay_steps", decay_steps)
+        if isinstance(warmup_steps, bool) or not isinstance(warmup_steps, (int, float)) or warmup_steps < 0:
+            raise ValueError(f"warmup_steps must be >= 0; received warmup_steps={warmup_steps!r}.")
+        self.initial_learning_rate = initial_learning_rate
+        self.decay_steps = decay_steps
+        self.alpha = alpha
+        self.name = name
+        self.warmup_target = warmup_target
+        self.warmup_steps = warmup_steps
+
+    def _decay(self, step, decay_from):
+        cosine = 0.5 * (1.0 + math.cos(math.pi * step / self.decay_steps))
+        return decay_from * ((1 - self.alpha) * cosine + self.alpha)
+
+    def __call__(self, step):
+        step = _step(step)
+        if self.warmup_target is None:
+            return self._decay(min(step, self.decay_steps), self.initial_learning_rate)
+        step = min(step, self.decay_steps + self.warmup_steps)
+        if step < self.warmup_steps:
+            fraction = step / self.warmup_steps
+            return (self.warmup_target - self.initial_learning_rate) * fraction + self.initial_learning_rate
+        return self._decay(step - self.warmup_steps, self.warmup_target)
+
+    def get_config(self):
+        return {
+            "initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
+            "alpha": self.alpha, "name": self.name, "warmup_target": self.warmup_target,
+            "warmup_steps": self.warmup_steps,
+        }
+
+
+class CosineDecayRestarts(LearningRateSchedule):
+    """Cosine decay with warm restarts (SGDR): the first period lasts ``first_decay_steps``,
+    each next one ``t_mul`` times longer and starting ``m_mul`` times lower; within a period
+    the rate follows `CosineDecay` down to ``alpha`` times its start."""
+
+    def __init__(self, initial_learning_rate, first_decay_steps, t_mul=2.0, m_mul=1.0, alpha=0.0, name="SGDRDecay"):
+        _number("initial_learning_rate", initial_learning_rate)
+        _positive("first_decay_steps", first_decay_steps)
+        _positive("t_mul", t_mul)
+        self.initial_learning_rate = initial_learning_rate
+        self.first_decay_steps = first_decay_steps
+        self.t_mul = t_mul
+        self.m_mul = m_mul
+        self.alpha = alpha
+        self.name = name
+
+    def __call__(self, step):
+        fraction = _step(step) / self.first_decay_steps
+        if self.t_mul == 1.0:
+            restart = math.floor(fraction)
+            fraction -= restart
+        else:
+            restart = math.floor(math.log(1.0 - fraction * (1.0 - self.t_mul)) / math.log(self.t_mul))
+            done = (1.0 - self.t_mul**restart) / (1.0 - self.t_mul)
+            fraction = (fraction - done) / self.t_mul**restart
+        cosine = 0.5 * self.m_mul**restart * (1.0 + math.cos(math.pi * fraction))
+        return self.initial_learning_rate * ((1 - self.alpha) * cosine + self.alpha)
+
+    def get_config(self):
+        return {
+            "initial_learning_rate": self.initial_learning_rate, "first_decay_steps": self.first_decay_steps,
+            "t_mul": self.t_mul, "m_mul": self.m_mul, "alpha": self.alpha, "name": self.name,
+        }
+
+
+SCHEDULES = {
+    cls.__name__: cls
+    for cls in (ExponentialDecay, PiecewiseConstantDecay, PolynomialDecay, InverseTimeDecay, CosineDecay, CosineDecayRestarts)
+}
+
+
+def serialize(schedule: LearningRateSchedule) -> dict:
+    """``{"class_name": ..., "config": ...}``, the form Keras 3 writes (its extra keys too)."""
+    return {"module": "danlu.optimizers.schedules", "class_name": type(schedule).__name__, "config": schedule.get_config()}
+
+
+def deserialize(config: dict, custom_objects=None) -> LearningRateSchedule:
+    """Inverse of `serialize`; reads Keras 3 schedule configs as well."""
+    known = {**SCHEDULES, **(custom_objects or {})}
+    name = config.get("class_name") if isinstance(config, dict) else None
+    if name not in known:
+        raise unknown_identifier_error("learning rate schedule", str(name), known)
+    return known[name].from_config(dict(config.get("config") or {}))

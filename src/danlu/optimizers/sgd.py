@@ -1,0 +1,41 @@
+"""Stochastic gradient descent with optional (Nesterov) momentum."""
+
+from __future__ import annotations
+
+import torch
+
+from danlu.optimizers.base import Optimizer, check_number
+
+
+class SGD(Optimizer):
+    """Gradient descent, Keras 3 form (``lr`` = learning rate, ``mu`` = ``momentum``)::
+
+        momentum == 0:  w = w - lr * g
+        otherwise:      b = mu * b - lr * g
+                        w = w + b                         (nesterov=False)
+                        w = w - lr * g + mu * b           (nesterov=True)
+
+    Keras defaults: ``learning_rate=0.01``, ``momentum=0.0``, ``nesterov=False``. The velocity
+    ``b`` holds the learning rate inside it (Keras' convention, unlike ``torch.optim.SGD``).
+    """
+
+    def __init__(self, params=None, learning_rate=0.01, momentum=0.0, nesterov=False, **kwargs):
+        check_number("momentum", momentum, low=0, high=1)
+        super().__init__(params, learning_rate=learning_rate, defaults={"momentum": momentum, "nesterov": nesterov}, **kwargs)
+
+    def _slot_groups(self):
+        return (("momentum",),) if self.defaults["momentum"] != 0 else ()
+
+    def update(self, params, grads, slots, group, lr, step):
+        momentum = group["momentum"]
+        if momentum == 0 or "momentum" not in slots:
+            torch._foreach_add_(params, grads, alpha=-lr)
+            return
+        velocity = slots["momentum"]
+        torch._foreach_mul_(velocity, momentum)
+        torch._foreach_add_(velocity, grads, alpha=-lr)
+        if group["nesterov"]:
+            torch._foreach_add_(params, grads, alpha=-lr)
+            torch._foreach_add_(params, velocity, alpha=momentum)
+        else:
+            torch._foreach_add_(params, velocity)
