@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from danlu.optimizers.base import Optimizer, check_number
+from danlu.optimizers.base import Optimizer, check_number, keras_power
 
 
 def _rms(x):
@@ -59,7 +59,7 @@ class Adafactor(Optimizer):
         if self._schedule is None and group["relative_step"]:
             lr = min(lr, 1 / math.sqrt(step))
         rho = min(lr, 1 / math.sqrt(step))
-        beta = 1 - step ** group["beta_2_decay"]
+        beta = 1 - keras_power(step, group["beta_2_decay"], params[0].dtype)
         for w, g, r, c, v in zip(params, grads, slots["r"], slots["c"], slots["v"]):
             alpha = torch.clamp_min(_rms(w), group["epsilon_2"]) * rho
             regulated = g.square() + group["epsilon_1"]

@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from danlu.optimizers.base import Optimizer, check_number
+from danlu.optimizers.base import Optimizer, check_number, keras_power
 
 
 def check_betas(beta_1, beta_2):
@@ -33,13 +33,14 @@ class Adam(Optimizer):
         defaults = {"beta_1": beta_1, "beta_2": beta_2, "epsilon": epsilon, "amsgrad": amsgrad}
         super().__init__(params, learning_rate=learning_rate, defaults=defaults, **kwargs)
 
-    def _slot_groups(self):
-        groups = (("momentum", "velocity"),)
-        return groups + (("velocity_hat",),) if self.defaults["amsgrad"] else groups
+    slots = (("momentum", "velocity"), ("velocity_hat",))
+
+    def init_slot(self, name, param, group):
+        return torch.zeros_like(param) if name != "velocity_hat" or group["amsgrad"] else None
 
     def update(self, params, grads, slots, group, lr, step):
         beta_1, beta_2 = group["beta_1"], group["beta_2"]
-        alpha = lr * math.sqrt(1 - beta_2**step) / (1 - beta_1**step)
+        alpha = lr * math.sqrt(1 - keras_power(beta_2, step, params[0].dtype)) / (1 - keras_power(beta_1, step, params[0].dtype))
         m, v = slots["momentum"], slots["velocity"]
         torch._foreach_lerp_(m, grads, 1 - beta_1)
         torch._foreach_mul_(v, beta_2)

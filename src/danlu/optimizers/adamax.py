@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from danlu.optimizers.adam import check_betas
-from danlu.optimizers.base import Optimizer, check_number
+from danlu.optimizers.base import Optimizer, check_number, keras_power
 
 
 class Adamax(Optimizer):
@@ -33,5 +33,5 @@ class Adamax(Optimizer):
         torch._foreach_mul_(u, group["beta_2"])
         torch._foreach_maximum_(u, torch._foreach_abs(grads))
         denominators = torch._foreach_add(u, group["epsilon"])
-        torch._foreach_mul_(denominators, 1 - beta_1**step)
+        torch._foreach_mul_(denominators, 1 - keras_power(beta_1, step, params[0].dtype))
         torch._foreach_addcdiv_(params, m, denominators, value=-lr)

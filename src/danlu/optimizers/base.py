@@ -42,6 +42,18 @@ def check_number(name, value, low=None, high=None, low_open=False, high_open=Fal
         raise ValueError(f"{name} must be in {bounds}; received {name}={value!r}.")
 
 
+def keras_power(base: float, exponent: float, dtype: torch.dtype = torch.float32) -> float:
+    """``base ** exponent`` computed in the variables' precision, as Keras computes bias
+    corrections: float64 for float64 variables, float32 otherwise.
+
+    ``1 - beta^t`` amplifies the rounding of ``beta^t`` (by ~1000x for beta = 0.999 early on),
+    so a float64 power would move float32 Adam-family steps by ~1e-5 relative to Keras.
+    Every other scalar stays in float64."""
+    if dtype == torch.float64:
+        return float(base) ** float(exponent)
+    return float(torch.tensor(base, dtype=torch.float32) ** torch.tensor(float(exponent), dtype=torch.float32))
+
+
 def _is_learning_rate(value) -> bool:
     return isinstance(value, (int, float, LearningRateSchedule)) and not isinstance(value, bool)
 
@@ -84,7 +96,8 @@ class Optimizer(torch.optim.Optimizer):
     """
 
     #: Keras' slot order: each inner tuple is one ``add_optimizer_variables`` call, whose
-    #: slots are interleaved per variable. Subclasses override `slot_groups` for options.
+    #: slots are interleaved per variable. `init_slot` returns None for slots an option
+    #: turns off (e.g. ``amsgrad=False``).
     slots: tuple[tuple[str, ...], ...] = ()
     #: Whether `update` takes sparse (``torch.sparse_coo``) gradients itself.
     supports_sparse = False
@@ -268,10 +281,6 @@ class Optimizer(torch.optim.Optimizer):
             self._init_state(param, group)
         self._bound = True
 
-    def _slot_groups(self) -> tuple[tuple[str, ...], ...]:
-        """The slots in use, in Keras' order (subclasses filter by their options)."""
-        return self.slots
-
     def init_slot(self, name: str, param: torch.Tensor, group: dict) -> torch.Tensor:
         """The initial value of slot ``name`` for ``param``: zeros unless overridden; ``None``
         leaves the slot out for that parameter."""
@@ -285,7 +294,7 @@ class Optimizer(torch.optim.Optimizer):
             state[EMA_SLOT] = torch.zeros_like(param)
         if self.gradient_accumulation_steps:
             state[ACCUMULATOR_SLOT] = torch.zeros_like(param)
-        for names in self._slot_groups():
+        for names in self.slots:
             for name in names:
                 value = self.init_slot(name, param, group)
                 if value is not None:  # a rule may leave a slot out for some parameters
@@ -310,7 +319,7 @@ class Optimizer(torch.optim.Optimizer):
             tensors += [self.state[p][EMA_SLOT] for p in params]
         if self.gradient_accumulation_steps:
             tensors += [self.state[p][ACCUMULATOR_SLOT] for p in params]
-        for names in self._slot_groups():
+        for names in self.slots:
             tensors += [self.state[p][n] for p in params for n in names if n in self.state[p]]
         return tensors
 
@@ -318,7 +327,7 @@ class Optimizer(torch.optim.Optimizer):
     def variables(self) -> list[torch.Tensor]:
         """Keras 3's order: iterations, the learning rate (when a float), the EMA averages,
         the gradient accumulators, the rule's slots, then optimizer-wide variables."""
-        head = [self.iterations]
+        head = [torch.tensor(self._iterations, dtype=torch.int64)]  # Keras' raw call counter
         if self._schedule is None:
             head.append(self.learning_rate)
         extra = [torch.tensor(v, dtype=torch.float32) for v in self.extra_variables().values()]
@@ -430,7 +439,7 @@ class Optimizer(torch.optim.Optimizer):
                 bucket_params, bucket_grads = bucket
                 slots = {
                     name: [self.state[p].get(name) for p in bucket_params]
-                    for names in self._slot_groups()
+                    for names in self.slots
                     for name in names
                 }
                 self.update(bucket_params, bucket_grads, slots, group, lr, step)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from danlu.optimizers.adam import check_betas
-from danlu.optimizers.base import Optimizer, check_number
+from danlu.optimizers.base import Optimizer, check_number, keras_power
 
 
 class Lamb(Optimizer):
@@ -33,9 +33,9 @@ class Lamb(Optimizer):
         torch._foreach_lerp_(m, grads, 1 - beta_1)
         torch._foreach_mul_(v, beta_2)
         torch._foreach_addcmul_(v, grads, grads, value=1 - beta_2)
-        denominators = torch._foreach_sqrt(torch._foreach_div(v, 1 - beta_2**step))
+        denominators = torch._foreach_sqrt(torch._foreach_div(v, 1 - keras_power(beta_2, step, params[0].dtype)))
         torch._foreach_add_(denominators, group["epsilon"])
-        updates = torch._foreach_div(torch._foreach_div(m, 1 - beta_1**step), denominators)
+        updates = torch._foreach_div(torch._foreach_div(m, 1 - keras_power(beta_1, step, params[0].dtype)), denominators)
         weight_norms = torch._foreach_norm(params)
         update_norms = torch._foreach_norm(updates)
         ratios = [

@@ -7,6 +7,7 @@ import math
 import torch
 
 from danlu.optimizers.adam import Adam
+from danlu.optimizers.base import keras_power
 
 
 class LazyAdam(Adam):
@@ -37,7 +38,7 @@ class LazyAdam(Adam):
             pick = lambda xs: [xs[i] for i in dense]  # noqa: E731
             super().update(pick(params), pick(grads), {k: pick(v) for k, v in slots.items()}, group, lr, step)
         beta_1, beta_2, eps = group["beta_1"], group["beta_2"], group["epsilon"]
-        alpha = lr * math.sqrt(1 - beta_2**step) / (1 - beta_1**step)
+        alpha = lr * math.sqrt(1 - keras_power(beta_2, step, params[0].dtype)) / (1 - keras_power(beta_1, step, params[0].dtype))
         for w, g, m, v in zip(params, grads, slots["momentum"], slots["velocity"]):
             if not g.is_sparse:
                 continue

@@ -8,7 +8,7 @@ import re
 import torch
 
 from danlu.optimizers.adam import check_betas
-from danlu.optimizers.base import Optimizer, check_number
+from danlu.optimizers.base import Optimizer, check_number, keras_power
 
 
 class Muon(Optimizer):
@@ -50,8 +50,7 @@ class Muon(Optimizer):
         }
         super().__init__(params, learning_rate=learning_rate, weight_decay=weight_decay, defaults=defaults, **kwargs)
 
-    def _slot_groups(self):
-        return (("momentum", "velocity"),)
+    slots = (("momentum", "velocity"),)
 
     def _uses_adamw(self, param, name, group) -> bool:
         if param.ndim != 2:
@@ -95,7 +94,7 @@ class Muon(Optimizer):
                 w.mul_(1 - decay * lr)
             if adamw:
                 b1, b2 = group["adam_beta_1"], group["adam_beta_2"]
-                alpha = lr * group["adam_lr_ratio"] * math.sqrt(1 - b2**step) / (1 - b1**step)
+                alpha = lr * group["adam_lr_ratio"] * math.sqrt(1 - keras_power(b2, step, w.dtype)) / (1 - keras_power(b1, step, w.dtype))
                 m.add_((g - m) * (1 - b1))
                 v.add_((g.square() - v) * (1 - b2))
                 w.sub_(m * alpha / (v.sqrt() + group["epsilon"]))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from danlu.optimizers.adam import check_betas
-from danlu.optimizers.base import Optimizer, check_number
+from danlu.optimizers.base import Optimizer, check_number, keras_power
 
 
 class Nadam(Optimizer):
@@ -38,8 +38,9 @@ class Nadam(Optimizer):
 
     def before_update(self, lr, step):
         beta_1 = self.defaults["beta_1"]
-        self._u_t = beta_1 * (1.0 - 0.5 * 0.96**step)
-        self._u_t_1 = beta_1 * (1.0 - 0.5 * 0.96 ** (step + 1))
+        dtype = self.param_groups[0]["params"][0].dtype
+        self._u_t = beta_1 * (1.0 - 0.5 * keras_power(0.96, step, dtype))
+        self._u_t_1 = beta_1 * (1.0 - 0.5 * keras_power(0.96, step + 1, dtype))
         self._u_product *= self._u_t
 
     def update(self, params, grads, slots, group, lr, step):
@@ -51,6 +52,6 @@ class Nadam(Optimizer):
         torch._foreach_addcmul_(v, grads, grads, value=1 - beta_2)
         m_hat = torch._foreach_mul(m, u_t_1 / (1 - u_product * u_t_1))
         torch._foreach_add_(m_hat, grads, alpha=(1 - u_t) / (1 - u_product))
-        denominators = torch._foreach_sqrt(torch._foreach_div(v, 1 - beta_2**step))
+        denominators = torch._foreach_sqrt(torch._foreach_div(v, 1 - keras_power(beta_2, step, params[0].dtype)))
         torch._foreach_add_(denominators, group["epsilon"])
         torch._foreach_addcdiv_(params, m_hat, denominators, value=-lr)

@@ -7,7 +7,7 @@ import math
 import torch
 
 from danlu.optimizers.adam import check_betas
-from danlu.optimizers.base import Optimizer, check_number
+from danlu.optimizers.base import Optimizer, check_number, keras_power
 
 
 class RAdam(Optimizer):
@@ -46,9 +46,10 @@ class RAdam(Optimizer):
         }
         super().__init__(params, learning_rate=learning_rate, weight_decay=weight_decay, defaults=defaults, **kwargs)
 
-    def _slot_groups(self):
-        groups = (("m",), ("v",))
-        return groups + (("vhat",),) if self.defaults["amsgrad"] else groups
+    slots = (("m",), ("v",), ("vhat",))
+
+    def init_slot(self, name, param, group):
+        return torch.zeros_like(param) if name != "vhat" or group["amsgrad"] else None
 
     @staticmethod
     def warmup_learning_rate(lr, step, total_steps, warmup_proportion, min_lr):
@@ -64,7 +65,7 @@ class RAdam(Optimizer):
     def update(self, params, grads, slots, group, lr, step):
         beta_1, beta_2 = group["beta_1"], group["beta_2"]
         lr_t = self.warmup_learning_rate(lr, step, group["total_steps"], group["warmup_proportion"], group["min_lr"])
-        beta_2_power = beta_2**step
+        beta_2_power = keras_power(beta_2, step, params[0].dtype)
         sma_inf = 2.0 / (1.0 - beta_2) - 1.0
         sma_t = sma_inf - 2.0 * step * beta_2_power / (1.0 - beta_2_power)
         m, v = slots["m"], slots["v"]
@@ -74,7 +75,7 @@ class RAdam(Optimizer):
         if group["amsgrad"]:
             torch._foreach_maximum_(slots["vhat"], v)
             v = slots["vhat"]
-        m_scale = 1.0 / (1.0 - beta_1**step)
+        m_scale = 1.0 / (1.0 - keras_power(beta_1, step, params[0].dtype))
         if sma_t >= group["sma_threshold"]:
             r_t = math.sqrt((sma_t - 4.0) / (sma_inf - 4.0) * (sma_t - 2.0) / (sma_inf - 2.0) * sma_inf / sma_t)
             denominators = torch._foreach_sqrt(torch._foreach_div(v, 1.0 - beta_2_power))

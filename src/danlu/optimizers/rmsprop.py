@@ -28,13 +28,11 @@ class RMSprop(Optimizer):
         defaults = {"rho": rho, "momentum": momentum, "epsilon": epsilon, "centered": centered}
         super().__init__(params, learning_rate=learning_rate, defaults=defaults, **kwargs)
 
-    def _slot_groups(self):
-        groups = [("velocity",)]
-        if self.defaults["momentum"] > 0:
-            groups.append(("momentum",))
-        if self.defaults["centered"]:
-            groups.append(("average_gradient",))
-        return tuple(groups)
+    slots = (("velocity",), ("momentum",), ("average_gradient",))
+
+    def init_slot(self, name, param, group):
+        needed = {"velocity": True, "momentum": group["momentum"] > 0, "average_gradient": group["centered"]}
+        return torch.zeros_like(param) if needed[name] else None
 
     def update(self, params, grads, slots, group, lr, step):
         rho, eps = group["rho"], group["epsilon"]

@@ -23,12 +23,14 @@ class SGD(Optimizer):
         check_number("momentum", momentum, low=0, high=1)
         super().__init__(params, learning_rate=learning_rate, defaults={"momentum": momentum, "nesterov": nesterov}, **kwargs)
 
-    def _slot_groups(self):
-        return (("momentum",),) if self.defaults["momentum"] != 0 else ()
+    slots = (("momentum",),)
+
+    def init_slot(self, name, param, group):
+        return torch.zeros_like(param) if group["momentum"] != 0 else None
 
     def update(self, params, grads, slots, group, lr, step):
         momentum = group["momentum"]
-        if momentum == 0 or "momentum" not in slots:
+        if momentum == 0:
             torch._foreach_add_(params, grads, alpha=-lr)
             return
         velocity = slots["momentum"]

@@ -296,7 +296,8 @@ class LossScaleOptimizer(OptimizerWrapper):
 
     @property
     def variables(self):
-        own = [torch.tensor(self.step_counter), torch.tensor(self.dynamic_scale, dtype=torch.float32)]
+        # Keras' layout: its wrapper's own (always 0) iteration and learning rate come first.
+        own = [torch.tensor(0), torch.tensor(0.0), torch.tensor(self.step_counter), torch.tensor(self.dynamic_scale, dtype=torch.float32)]
         return own + (self.optimizer.variables if isinstance(self.optimizer, Optimizer) else [])
 
     def get_weights(self):
