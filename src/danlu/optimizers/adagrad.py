@@ -33,4 +33,4 @@ class Adagrad(Optimizer):
         torch._foreach_addcmul_(accumulators, grads, grads)
         denominators = torch._foreach_add(accumulators, group["epsilon"])
         torch._foreach_sqrt_(denominators)
-        torch._foreach_sub_(params, torch._foreach_div(torch._foreach_mul(grads, lr), denominators))
+        torch._foreach_addcdiv_(params, grads, denominators, value=-lr)

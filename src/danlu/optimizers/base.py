@@ -404,9 +404,11 @@ class Optimizer(torch.optim.Optimizer):
     @torch.no_grad()
     def _apply(self, grouped: list[tuple[dict, list[torch.Tensor], list[torch.Tensor]]]) -> None:
         """Run the pipeline on ``[(group, params, grads)]`` (``None`` gradients removed)."""
+        state = self.state
         for group, params, _ in grouped:
             for p in params:
-                self._init_state(p, group)
+                if p not in state:  # parameters added after binding get their state lazily
+                    self._init_state(p, group)
         if self.loss_scale_factor is not None:
             grouped = [(g, ps, self._map(gs, lambda d: torch._foreach_div(d, self.loss_scale_factor))) for g, ps, gs in grouped]
         steps = self.gradient_accumulation_steps

@@ -46,11 +46,10 @@ class RMSprop(Optimizer):
             torch._foreach_add_(average, grads, alpha=1 - rho)
             torch._foreach_addcmul_(denominators, average, average, value=-1)
         torch._foreach_sqrt_(denominators)
-        increments = torch._foreach_div(torch._foreach_mul(grads, lr), denominators)
         if group["momentum"] > 0:
             momentum = slots["momentum"]
             torch._foreach_mul_(momentum, group["momentum"])
-            torch._foreach_add_(momentum, increments)
+            torch._foreach_addcdiv_(momentum, grads, denominators, value=lr)
             torch._foreach_sub_(params, momentum)
         else:
-            torch._foreach_sub_(params, increments)
+            torch._foreach_addcdiv_(params, grads, denominators, value=-lr)
