@@ -45,3 +45,11 @@ def test_ci_runs_the_readme_test_command_verbatim():
     assert len(test_command) == 1
     ci_lines = (ROOT / ".ci" / "run").read_text().splitlines()
     assert test_command[0] in ci_lines
+
+
+def test_optimizers_section_prints_exactly_what_its_comments_say():
+    text = section("Optimizers")
+    _, printed = run_blocks(text)
+    expected = [c.strip() for c in re.findall(r"^print\(.*\)\s+# (.*)$", text, flags=re.M)]
+    assert len(expected) >= 8
+    assert printed.splitlines() == expected
