@@ -250,12 +250,20 @@ class LossScaleOptimizer(OptimizerWrapper):
     def scale_loss(self, loss):
         return loss * self.dynamic_scale
 
-    @staticmethod
-    def _all_finite(grads) -> bool:
-        grads = [g for g in grads if g is not None]
-        if not grads:
-            return True
-        return bool(torch.stack([torch.isfinite(g).all().to(grads[0].device) for g in grads]).all())
+    def _unscale_(self, grads) -> bool:
+        """Divide ``grads`` in place by the scale; return whether all are finite.
+
+        One fused kernel per device (the one ``GradScaler`` uses) and one read of the result."""
+        by_device: dict = {}
+        for g in grads:
+            by_device.setdefault(g.device, []).append(g._values() if g.is_sparse else g)  # coalesced by the caller
+        found = []
+        for device, tensors in by_device.items():
+            found_inf = torch.zeros(1, device=device)
+            inv_scale = torch.full((1,), 1.0 / self.dynamic_scale, device=device)
+            torch._amp_foreach_non_finite_check_and_unscale_(tensors, found_inf, inv_scale)
+            found.append(found_inf)
+        return not found or not bool(torch.cat([f.cpu() for f in found]).any())
 
     def _record(self, finite: bool):
         if not finite:
@@ -268,11 +276,11 @@ class LossScaleOptimizer(OptimizerWrapper):
             self.step_counter += 1
 
     def apply(self, grads, trainable_variables):
-        grads = list(grads)
-        finite = self._all_finite(grads)
+        # copies, so the caller's tensors stay as given
+        unscaled = [None if g is None else g.clone().coalesce() if g.is_sparse else g.clone() for g in grads]
+        finite = self._unscale_([g for g in unscaled if g is not None])
         result = None
         if finite:
-            unscaled = [None if g is None else g / self.dynamic_scale for g in grads]
             result = self._inner_apply(unscaled, list(trainable_variables))
             self._own_steps += 1
         self._record(finite)
@@ -284,11 +292,12 @@ class LossScaleOptimizer(OptimizerWrapper):
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
+        for p in self._params():
+            if p.grad is not None and p.grad.is_sparse:
+                p.grad = p.grad.coalesce()
         grads = [p.grad for p in self._params() if p.grad is not None]
-        finite = self._all_finite(grads)
+        finite = self._unscale_(grads)
         if finite:
-            if grads:
-                torch._foreach_div_(grads, self.dynamic_scale)
             self.optimizer.step()
             self._own_steps += 1
         self._record(finite)
