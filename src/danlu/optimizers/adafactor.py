@@ -6,7 +6,8 @@ import math
 
 import torch
 
-from danlu.optimizers.base import Optimizer, check_number, keras_power
+from danlu._validation import check_number
+from danlu.optimizers.base import Optimizer, keras_power
 
 
 def _rms(x):

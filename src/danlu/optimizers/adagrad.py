@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from danlu.optimizers.base import Optimizer, check_number
+from danlu._validation import check_number
+from danlu.optimizers.base import Optimizer
 
 
 class Adagrad(Optimizer):

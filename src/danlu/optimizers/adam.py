@@ -6,12 +6,23 @@ import math
 
 import torch
 
-from danlu.optimizers.base import Optimizer, check_number, keras_power
+from danlu._validation import check_number
+from danlu.optimizers.base import Optimizer, keras_power
 
 
-def check_betas(beta_1, beta_2):
+def adam_defaults(beta_1, beta_2, epsilon) -> dict:
+    """Validated hyperparameters shared by the Adam family: betas in [0, 1), epsilon >= 0."""
     check_number("beta_1", beta_1, low=0, high=1, high_open=True)
     check_number("beta_2", beta_2, low=0, high=1, high_open=True)
+    check_number("epsilon", epsilon, low=0)
+    return {"beta_1": beta_1, "beta_2": beta_2, "epsilon": epsilon}
+
+
+def update_moments(m, v, grads, beta_1, beta_2):
+    """``m = b1 m + (1 - b1) g`` and ``v = b2 v + (1 - b2) g^2``, in place."""
+    torch._foreach_lerp_(m, grads, 1 - beta_1)
+    torch._foreach_mul_(v, beta_2)
+    torch._foreach_addcmul_(v, grads, grads, value=1 - beta_2)
 
 
 class Adam(Optimizer):
@@ -28,9 +39,7 @@ class Adam(Optimizer):
     """
 
     def __init__(self, params=None, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False, **kwargs):
-        check_betas(beta_1, beta_2)
-        check_number("epsilon", epsilon, low=0)
-        defaults = {"beta_1": beta_1, "beta_2": beta_2, "epsilon": epsilon, "amsgrad": amsgrad}
+        defaults = {**adam_defaults(beta_1, beta_2, epsilon), "amsgrad": amsgrad}
         super().__init__(params, learning_rate=learning_rate, defaults=defaults, **kwargs)
 
     slots = (("momentum", "velocity"), ("velocity_hat",))
@@ -42,9 +51,7 @@ class Adam(Optimizer):
         beta_1, beta_2 = group["beta_1"], group["beta_2"]
         alpha = lr * math.sqrt(1 - keras_power(beta_2, step, params[0].dtype)) / (1 - keras_power(beta_1, step, params[0].dtype))
         m, v = slots["momentum"], slots["velocity"]
-        torch._foreach_lerp_(m, grads, 1 - beta_1)
-        torch._foreach_mul_(v, beta_2)
-        torch._foreach_addcmul_(v, grads, grads, value=1 - beta_2)
+        update_moments(m, v, grads, beta_1, beta_2)
         if group["amsgrad"]:
             torch._foreach_maximum_(slots["velocity_hat"], v)
             v = slots["velocity_hat"]

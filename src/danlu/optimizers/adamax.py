@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from danlu.optimizers.adam import check_betas
-from danlu.optimizers.base import Optimizer, check_number, keras_power
+from danlu.optimizers.adam import adam_defaults
+from danlu.optimizers.base import Optimizer, keras_power
 
 
 class Adamax(Optimizer):
@@ -21,9 +21,7 @@ class Adamax(Optimizer):
     slots = (("momentum", "norm"),)
 
     def __init__(self, params=None, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, **kwargs):
-        check_betas(beta_1, beta_2)
-        check_number("epsilon", epsilon, low=0)
-        defaults = {"beta_1": beta_1, "beta_2": beta_2, "epsilon": epsilon}
+        defaults = adam_defaults(beta_1, beta_2, epsilon)
         super().__init__(params, learning_rate=learning_rate, defaults=defaults, **kwargs)
 
     def update(self, params, grads, slots, group, lr, step):

@@ -11,7 +11,6 @@ API (``step``, ``zero_grad``, ``state_dict``, param groups).
 
 from __future__ import annotations
 
-import math
 import re
 import warnings
 from collections.abc import Iterable
@@ -19,6 +18,7 @@ from collections.abc import Iterable
 import numpy as np
 import torch
 
+from danlu._validation import check_number
 from danlu.optimizers import clipping
 from danlu.optimizers.schedules import InverseTimeDecay, LearningRateSchedule
 from danlu.optimizers.schedules import deserialize as deserialize_schedule
@@ -26,20 +26,6 @@ from danlu.optimizers.schedules import serialize as serialize_schedule
 
 EMA_SLOT = "ema_average"
 ACCUMULATOR_SLOT = "gradient_accumulator"
-
-
-def check_number(name, value, low=None, high=None, low_open=False, high_open=False, allow_none=False):
-    """Raise ``ValueError`` unless ``value`` is a finite number in the given range."""
-    if value is None and allow_none:
-        return
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number; received {name}={value!r}.")
-    too_low = low is not None and (value <= low if low_open else value < low)
-    too_high = high is not None and (value >= high if high_open else value > high)
-    if too_low or too_high:
-        left, right = ("(" if low_open else "["), (")" if high_open else "]")
-        bounds = f"{left}{'-inf' if low is None else low}, {'inf' if high is None else high}{right}"
-        raise ValueError(f"{name} must be in {bounds}; received {name}={value!r}.")
 
 
 def keras_power(base: float, exponent: float, dtype: torch.dtype = torch.float32) -> float:
@@ -52,6 +38,14 @@ def keras_power(base: float, exponent: float, dtype: torch.dtype = torch.float32
     if dtype == torch.float64:
         return float(base) ** float(exponent)
     return float(torch.tensor(base, dtype=torch.float32) ** torch.tensor(float(exponent), dtype=torch.float32))
+
+
+def evaluate_closure(closure):
+    """PyTorch's ``step(closure)``: re-evaluate the loss with gradients enabled."""
+    if closure is None:
+        return None
+    with torch.enable_grad():
+        return closure()
 
 
 def _is_learning_rate(value) -> bool:
@@ -618,10 +612,7 @@ class Optimizer(torch.optim.Optimizer):
     @torch.no_grad()
     def step(self, closure=None):
         """PyTorch style: update every parameter whose ``.grad`` is set."""
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        loss = evaluate_closure(closure)
         grouped = []
         for group in self.param_groups:
             params = [p for p in group["params"] if p.grad is not None]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from danlu.optimizers.adam import check_betas
-from danlu.optimizers.base import Optimizer, check_number, keras_power
+from danlu.optimizers.adam import adam_defaults, update_moments
+from danlu.optimizers.base import Optimizer, keras_power
 
 
 class Lamb(Optimizer):
@@ -22,17 +22,13 @@ class Lamb(Optimizer):
     slots = (("momentum", "velocity"),)
 
     def __init__(self, params=None, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, **kwargs):
-        check_betas(beta_1, beta_2)
-        check_number("epsilon", epsilon, low=0)
-        defaults = {"beta_1": beta_1, "beta_2": beta_2, "epsilon": epsilon}
+        defaults = adam_defaults(beta_1, beta_2, epsilon)
         super().__init__(params, learning_rate=learning_rate, defaults=defaults, **kwargs)
 
     def update(self, params, grads, slots, group, lr, step):
         beta_1, beta_2 = group["beta_1"], group["beta_2"]
         m, v = slots["momentum"], slots["velocity"]
-        torch._foreach_lerp_(m, grads, 1 - beta_1)
-        torch._foreach_mul_(v, beta_2)
-        torch._foreach_addcmul_(v, grads, grads, value=1 - beta_2)
+        update_moments(m, v, grads, beta_1, beta_2)
         denominators = torch._foreach_sqrt(torch._foreach_div(v, 1 - keras_power(beta_2, step, params[0].dtype)))
         torch._foreach_add_(denominators, group["epsilon"])
         updates = torch._foreach_div(torch._foreach_div(m, 1 - keras_power(beta_1, step, params[0].dtype)), denominators)

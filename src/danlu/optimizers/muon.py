@@ -7,8 +7,9 @@ import re
 
 import torch
 
-from danlu.optimizers.adam import check_betas
-from danlu.optimizers.base import Optimizer, check_number, keras_power
+from danlu.optimizers.adam import adam_defaults
+from danlu._validation import check_number
+from danlu.optimizers.base import Optimizer, keras_power
 
 
 class Muon(Optimizer):
@@ -36,7 +37,7 @@ class Muon(Optimizer):
         muon_b=-4.775, muon_c=2.0315, adam_lr_ratio=1, momentum=0.95, ns_steps=5, nesterov=True,
         rms_rate=0.2, **kwargs,
     ):
-        check_betas(adam_beta_1, adam_beta_2)
+        adam_defaults(adam_beta_1, adam_beta_2, epsilon)
         check_number("momentum", momentum, low=0, high=1)
         check_number("adam_weight_decay", adam_weight_decay, low=0, allow_none=True)
         if isinstance(ns_steps, bool) or not isinstance(ns_steps, int) or ns_steps < 0:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from danlu.optimizers.adam import check_betas
-from danlu.optimizers.base import Optimizer, check_number, keras_power
+from danlu.optimizers.adam import adam_defaults, update_moments
+from danlu.optimizers.base import Optimizer, keras_power
 
 
 class Nadam(Optimizer):
@@ -24,10 +24,8 @@ class Nadam(Optimizer):
     slots = (("momentum", "velocity"),)
 
     def __init__(self, params=None, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, **kwargs):
-        check_betas(beta_1, beta_2)
-        check_number("epsilon", epsilon, low=0)
         self._u_product = 1.0
-        defaults = {"beta_1": beta_1, "beta_2": beta_2, "epsilon": epsilon}
+        defaults = adam_defaults(beta_1, beta_2, epsilon)
         super().__init__(params, learning_rate=learning_rate, defaults=defaults, **kwargs)
 
     def extra_variables(self):
@@ -47,9 +45,7 @@ class Nadam(Optimizer):
         beta_1, beta_2 = group["beta_1"], group["beta_2"]
         u_t, u_t_1, u_product = self._u_t, self._u_t_1, self._u_product
         m, v = slots["momentum"], slots["velocity"]
-        torch._foreach_lerp_(m, grads, 1 - beta_1)
-        torch._foreach_mul_(v, beta_2)
-        torch._foreach_addcmul_(v, grads, grads, value=1 - beta_2)
+        update_moments(m, v, grads, beta_1, beta_2)
         m_hat = torch._foreach_mul(m, u_t_1 / (1 - u_product * u_t_1))
         torch._foreach_add_(m_hat, grads, alpha=(1 - u_t) / (1 - u_product))
         denominators = torch._foreach_sqrt(torch._foreach_div(v, 1 - keras_power(beta_2, step, params[0].dtype)))

@@ -6,8 +6,9 @@ import math
 
 import torch
 
-from danlu.optimizers.adam import check_betas
-from danlu.optimizers.base import Optimizer, check_number, keras_power
+from danlu.optimizers.adam import adam_defaults, update_moments
+from danlu._validation import check_number
+from danlu.optimizers.base import Optimizer, keras_power
 
 
 class RAdam(Optimizer):
@@ -33,14 +34,12 @@ class RAdam(Optimizer):
         self, params=None, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, weight_decay=0.0,
         amsgrad=False, sma_threshold=5.0, total_steps=0, warmup_proportion=0.1, min_lr=0.0, **kwargs,
     ):
-        check_betas(beta_1, beta_2)
-        check_number("epsilon", epsilon, low=0)
         check_number("sma_threshold", sma_threshold)
         check_number("total_steps", total_steps, low=0)
         check_number("warmup_proportion", warmup_proportion, low=0, high=1)
         check_number("min_lr", min_lr, low=0)
         defaults = {
-            "beta_1": beta_1, "beta_2": beta_2, "epsilon": epsilon, "amsgrad": amsgrad,
+            **adam_defaults(beta_1, beta_2, epsilon), "amsgrad": amsgrad,
             "sma_threshold": sma_threshold, "total_steps": total_steps,
             "warmup_proportion": warmup_proportion, "min_lr": min_lr,
         }
@@ -69,9 +68,7 @@ class RAdam(Optimizer):
         sma_inf = 2.0 / (1.0 - beta_2) - 1.0
         sma_t = sma_inf - 2.0 * step * beta_2_power / (1.0 - beta_2_power)
         m, v = slots["m"], slots["v"]
-        torch._foreach_lerp_(m, grads, 1 - beta_1)
-        torch._foreach_mul_(v, beta_2)
-        torch._foreach_addcmul_(v, grads, grads, value=1 - beta_2)
+        update_moments(m, v, grads, beta_1, beta_2)
         if group["amsgrad"]:
             torch._foreach_maximum_(slots["vhat"], v)
             v = slots["vhat"]

@@ -11,16 +11,7 @@ from __future__ import annotations
 import math
 
 from danlu._identifiers import unknown_identifier_error
-
-
-def _positive(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise ValueError(f"{name} must be > 0; received {name}={value!r}.")
-
-
-def _number(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number; received {name}={value!r}.")
+from danlu._validation import check_number
 
 
 def _step(step) -> float:
@@ -61,31 +52,40 @@ class LearningRateSchedule:
         return f"{type(self).__name__}({args})"
 
 
-class ExponentialDecay(LearningRateSchedule):
-    """``initial_learning_rate * decay_rate ^ (step / decay_steps)``; the exponent is floored
-    when ``staircase``."""
+class _RateDecay(LearningRateSchedule):
+    """Shared arguments of the decays driven by ``p = step / decay_steps`` (floored when
+    ``staircase``): `ExponentialDecay` and `InverseTimeDecay`."""
 
-    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name="ExponentialDecay"):
-        _number("initial_learning_rate", initial_learning_rate)
-        _positive("decay_steps", decay_steps)
-        _number("decay_rate", decay_rate)
+    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name=None):
+        check_number("initial_learning_rate", initial_learning_rate)
+        check_number("decay_steps", decay_steps, low=0, low_open=True)
+        check_number("decay_rate", decay_rate)
         self.initial_learning_rate = initial_learning_rate
         self.decay_steps = decay_steps
         self.decay_rate = decay_rate
         self.staircase = staircase
-        self.name = name
+        self.name = name or type(self).__name__
 
-    def __call__(self, step):
+    def _progress(self, step) -> float:
         p = _step(step) / self.decay_steps
-        if self.staircase:
-            p = math.floor(p)
-        return self.initial_learning_rate * self.decay_rate**p
+        return math.floor(p) if self.staircase else p
 
     def get_config(self):
         return {
             "initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
             "decay_rate": self.decay_rate, "staircase": self.staircase, "name": self.name,
         }
+
+
+class ExponentialDecay(_RateDecay):
+    """``initial_learning_rate * decay_rate ^ (step / decay_steps)``; the exponent is floored
+    when ``staircase``."""
+
+    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name="ExponentialDecay"):
+        super().__init__(initial_learning_rate, decay_steps, decay_rate, staircase, name)
+
+    def __call__(self, step):
+        return self.initial_learning_rate * self.decay_rate ** self._progress(step)
 
 
 class PiecewiseConstantDecay(LearningRateSchedule):
@@ -125,9 +125,9 @@ class PolynomialDecay(LearningRateSchedule):
         self, initial_learning_rate, decay_steps, end_learning_rate=0.0001, power=1.0, cycle=False,
         name="PolynomialDecay",
     ):
-        _number("initial_learning_rate", initial_learning_rate)
-        _positive("decay_steps", decay_steps)
-        _number("end_learning_rate", end_learning_rate)
+        check_number("initial_learning_rate", initial_learning_rate)
+        check_number("decay_steps", decay_steps, low=0, low_open=True)
+        check_number("end_learning_rate", end_learning_rate)
         self.initial_learning_rate = initial_learning_rate
         self.decay_steps = decay_steps
         self.end_learning_rate = end_learning_rate
@@ -152,31 +152,15 @@ class PolynomialDecay(LearningRateSchedule):
         }
 
 
-class InverseTimeDecay(LearningRateSchedule):
+class InverseTimeDecay(_RateDecay):
     """``initial_learning_rate / (1 + decay_rate * step / decay_steps)``; the ratio is floored
     when ``staircase``. tf.keras 2.x's ``decay=`` argument is this with ``decay_steps=1``."""
 
     def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name="InverseTimeDecay"):
-        _number("initial_learning_rate", initial_learning_rate)
-        _positive("decay_steps", decay_steps)
-        _number("decay_rate", decay_rate)
-        self.initial_learning_rate = initial_learning_rate
-        self.decay_steps = decay_steps
-        self.decay_rate = decay_rate
-        self.staircase = staircase
-        self.name = name
+        super().__init__(initial_learning_rate, decay_steps, decay_rate, staircase, name)
 
     def __call__(self, step):
-        p = _step(step) / self.decay_steps
-        if self.staircase:
-            p = math.floor(p)
-        return self.initial_learning_rate / (1 + self.decay_rate * p)
-
-    def get_config(self):
-        return {
-            "initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
-            "decay_rate": self.decay_rate, "staircase": self.staircase, "name": self.name,
-        }
+        return self.initial_learning_rate / (1 + self.decay_rate * self._progress(step))
 
 
 class CosineDecay(LearningRateSchedule):
@@ -191,8 +175,8 @@ class CosineDecay(LearningRateSchedule):
     def __init__(
         self, initial_learning_rate, decay_steps, alpha=0.0, name="CosineDecay", warmup_target=None, warmup_steps=0
     ):
-        _number("initial_learning_rate", initial_learning_rate)
-        _positive("decay_steps", decay_steps)
+        check_number("initial_learning_rate", initial_learning_rate)
+        check_number("decay_steps", decay_steps, low=0, low_open=True)
         if isinstance(warmup_steps, bool) or not isinstance(warmup_steps, (int, float)) or warmup_steps < 0:
             raise ValueError(f"warmup_steps must be >= 0; received warmup_steps={warmup_steps!r}.")
         self.initial_learning_rate = initial_learning_rate
@@ -230,9 +214,9 @@ class CosineDecayRestarts(LearningRateSchedule):
     the rate follows `CosineDecay` down to ``alpha`` times its start."""
 
     def __init__(self, initial_learning_rate, first_decay_steps, t_mul=2.0, m_mul=1.0, alpha=0.0, name="SGDRDecay"):
-        _number("initial_learning_rate", initial_learning_rate)
-        _positive("first_decay_steps", first_decay_steps)
-        _positive("t_mul", t_mul)
+        check_number("initial_learning_rate", initial_learning_rate)
+        check_number("first_decay_steps", first_decay_steps, low=0, low_open=True)
+        check_number("t_mul", t_mul, low=0, low_open=True)
         self.initial_learning_rate = initial_learning_rate
         self.first_decay_steps = first_decay_steps
         self.t_mul = t_mul

@@ -12,7 +12,8 @@ from collections import defaultdict
 import numpy as np
 import torch
 
-from danlu.optimizers.base import Optimizer, check_number
+from danlu._validation import check_number
+from danlu.optimizers.base import Optimizer, evaluate_closure
 
 
 class OptimizerWrapper(torch.optim.Optimizer):
@@ -288,10 +289,7 @@ class LossScaleOptimizer(OptimizerWrapper):
 
     @torch.no_grad()
     def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        loss = evaluate_closure(closure)
         for p in self._params():
             if p.grad is not None and p.grad.is_sparse:
                 p.grad = p.grad.coalesce()
