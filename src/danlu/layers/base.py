@@ -1,0 +1,158 @@
+"""The `Layer` base: a ``torch.nn.Module`` built lazily from its first input, Keras style.
+
+A layer creates its weights in ``build(input_shape)`` with `add_weight` (initializer and
+regularizer by Keras name) and computes in ``call(inputs)``; ``build`` runs once, on the first
+call, with the input's shape (batch axis included), and the new weights land on the input's
+device. ``input_shape=`` (without the batch axis) builds at construction instead.
+Regularization penalties of weights, ``activity_regularizer`` outputs and ``add_loss`` terms
+make up `losses`, which the trainer adds to the objective.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from danlu import initializers, regularizers
+
+
+def shape_of(inputs):
+    """The shape (or structure of shapes) of a tensor or nested inputs."""
+    if isinstance(inputs, torch.Tensor):
+        return tuple(inputs.shape)
+    if isinstance(inputs, dict):
+        return {k: shape_of(v) for k, v in inputs.items()}
+    if isinstance(inputs, (list, tuple)):
+        return type(inputs)(shape_of(v) for v in inputs)
+    return None
+
+
+def device_of(inputs):
+    if isinstance(inputs, torch.Tensor):
+        return inputs.device
+    values = inputs.values() if isinstance(inputs, dict) else inputs if isinstance(inputs, (list, tuple)) else ()
+    for value in values:
+        device = device_of(value)
+        if device is not None:
+            return device
+    return None
+
+
+class Layer(torch.nn.Module):
+    """Base class of danlu layers (and of `danlu.Model`).
+
+    A complete layer::
+
+        class Scale(Layer):
+            def build(self, input_shape):
+                self.alpha = self.add_weight("alpha", (input_shape[-1],), initializer="ones")
+
+            def call(self, inputs):
+                return inputs * self.alpha
+    """
+
+    def __init__(self, input_shape=None, name=None, trainable=True, activity_regularizer=None, **kwargs):
+        if "input_dim" in kwargs:
+            input_shape = (kwargs.pop("input_dim"),)
+        kwargs.pop("dtype", None)
+        if kwargs:
+            raise TypeError(f"{type(self).__name__} got unexpected argument(s): {', '.join(sorted(kwargs))}.")
+        super().__init__()
+        self.name = name or _snake_case(type(self).__name__)
+        self.built = False
+        self.activity_regularizer = regularizers.get(activity_regularizer)
+        self._weight_regularizers: list[tuple[str, object]] = []
+        self._call_losses: list[torch.Tensor] = []
+        self._build_handle = self.register_forward_pre_hook(_build_on_first_call)
+        if self.activity_regularizer is not None:
+            self.register_forward_hook(_activity_penalty)
+        if input_shape is not None:
+            self.build_from_shape((None, *tuple(input_shape)))
+        if not trainable:
+            self.trainable = False
+
+    # --- Building ---------------------------------------------------------------------------
+
+    def build(self, input_shape):
+        """Create the weights for inputs of ``input_shape`` (batch axis included)."""
+
+    def build_from_shape(self, input_shape, device=None):
+        if self.built:
+            return
+        self.build(input_shape)
+        self.built = True
+        self._build_handle.remove()
+        if device is not None:
+            self.to(device)
+
+    def add_weight(self, name, shape, initializer="glorot_uniform", regularizer=None, trainable=True, fans=None):
+        """Create, register and return a parameter of ``shape``."""
+        init = initializers.get(initializer)
+        if isinstance(init, initializers.Initializer):
+            value = init(tuple(shape), torch.float32, fans)
+        else:  # any callable (shape, dtype) -> tensor
+            value = torch.as_tensor(init(tuple(shape), torch.float32), dtype=torch.float32)
+        parameter = torch.nn.Parameter(value, requires_grad=trainable and self.trainable)
+        self.register_parameter(name, parameter)
+        regularizer = regularizers.get(regularizer)
+        if regularizer is not None:
+            self._weight_regularizers.append((name, regularizer))
+        return parameter
+
+    # --- Calling ----------------------------------------------------------------------------
+
+    def forward(self, *args, **kwargs):
+        return self.call(*args, **kwargs)
+
+    def call(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} must implement call(inputs) (or forward).")
+
+    # --- Trainability -----------------------------------------------------------------------
+
+    @property
+    def trainable(self) -> bool:
+        """Whether the weights train; setting it freezes or unfreezes every weight inside."""
+        return self.__dict__.get("_trainable", True)
+
+    @trainable.setter
+    def trainable(self, value: bool):
+        self.__dict__["_trainable"] = bool(value)
+        for module in self.modules():
+            if isinstance(module, Layer):
+                module.__dict__["_trainable"] = bool(value)
+        for p in self.parameters():
+            p.requires_grad_(bool(value))
+
+    # --- Losses -----------------------------------------------------------------------------
+
+    def add_loss(self, value):
+        """Add a term to the training objective for the current forward pass."""
+        self._call_losses.append(value)
+
+    def own_losses(self) -> list[torch.Tensor]:
+        """This layer's weight penalties and the terms added during the last forward pass."""
+        penalties = [regularizer(getattr(self, name)) for name, regularizer in self._weight_regularizers]
+        return penalties + list(self._call_losses)
+
+    @property
+    def losses(self) -> list[torch.Tensor]:
+        """Penalties of this layer and every danlu layer inside it."""
+        return [loss for layer in self.modules() if isinstance(layer, Layer) for loss in layer.own_losses()]
+
+    def extra_repr(self) -> str:
+        return f"name={self.name!r}" + ("" if self.built else ", unbuilt")
+
+
+def _build_on_first_call(layer: Layer, args):
+    if not layer.built and args:
+        layer.build_from_shape(shape_of(args[0]), device=device_of(args[0]))
+
+
+def _activity_penalty(layer: Layer, args, output):
+    if isinstance(output, torch.Tensor):
+        layer._call_losses.append(layer.activity_regularizer(output))
+
+
+def _snake_case(name: str) -> str:
+    import re
+
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()

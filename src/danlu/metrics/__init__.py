@@ -1,0 +1,121 @@
+"""Keras-named stateful metrics whose state stays on the device (no host sync per update).
+
+``update_state(y_true, y_pred, sample_weight=None)``, ``result()``, ``reset_state()``.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+from danlu._identifiers import unknown_identifier_error
+from danlu.metrics.accuracy import (
+    Accuracy,
+    BinaryAccuracy,
+    CategoricalAccuracy,
+    SparseCategoricalAccuracy,
+    SparseTopKCategoricalAccuracy,
+    TopKCategoricalAccuracy,
+    accuracy,
+    binary_accuracy,
+    categorical_accuracy,
+    sparse_categorical_accuracy,
+    sparse_top_k_categorical_accuracy,
+    top_k_categorical_accuracy,
+)
+from danlu.metrics.base import Mean, MeanMetricWrapper, Metric, Sum
+from danlu.metrics.confusion import (
+    AUC,
+    F1Score,
+    FalseNegatives,
+    FalsePositives,
+    FBetaScore,
+    Precision,
+    Recall,
+    TrueNegatives,
+    TruePositives,
+)
+from danlu.metrics.regression import (
+    BinaryCrossentropy,
+    CategoricalCrossentropy,
+    CategoricalHinge,
+    CosineSimilarity,
+    Hinge,
+    KLDivergence,
+    LogCoshError,
+    MeanAbsoluteError,
+    MeanAbsolutePercentageError,
+    MeanSquaredError,
+    MeanSquaredLogarithmicError,
+    Poisson,
+    R2Score,
+    RootMeanSquaredError,
+    SparseCategoricalCrossentropy,
+    SquaredHinge,
+)
+
+METRIC_CLASSES = (
+    Mean, Sum, Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy, TopKCategoricalAccuracy,
+    SparseTopKCategoricalAccuracy, AUC, Precision, Recall, F1Score, FBetaScore, TruePositives, FalsePositives,
+    TrueNegatives, FalseNegatives, MeanSquaredError, MeanAbsoluteError, MeanAbsolutePercentageError,
+    MeanSquaredLogarithmicError, RootMeanSquaredError, R2Score, CosineSimilarity, LogCoshError,
+    BinaryCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy, KLDivergence, Poisson, Hinge,
+    SquaredHinge, CategoricalHinge,
+)
+_FUNCTIONS = {
+    fn.__name__: fn for fn in (
+        accuracy, binary_accuracy, categorical_accuracy, sparse_categorical_accuracy,
+        top_k_categorical_accuracy, sparse_top_k_categorical_accuracy,
+    )
+}
+IDENTIFIERS = {
+    **{cls.__name__: cls for cls in METRIC_CLASSES},
+    **{_name: _cls for _cls in METRIC_CLASSES for _name in [__import__("re").sub(r"(?<!^)(?=[A-Z])", "_", _cls.__name__).lower()]},
+    "mse": MeanSquaredError, "MSE": MeanSquaredError, "mae": MeanAbsoluteError, "MAE": MeanAbsoluteError,
+    "mape": MeanAbsolutePercentageError, "MAPE": MeanAbsolutePercentageError,
+    "msle": MeanSquaredLogarithmicError, "MSLE": MeanSquaredLogarithmicError,
+    "bce": BinaryCrossentropy, "BCE": BinaryCrossentropy, "rmse": RootMeanSquaredError, "auc": AUC,
+    "a_u_c": AUC, "f1_score": F1Score, "r2_score": R2Score,
+}
+#: Names resolved from the shapes of the first batch, as Keras does.
+SHAPE_DEPENDENT = {"accuracy", "acc", "crossentropy", "ce"}
+
+
+def get(identifier):
+    """A metric from a Keras name (``"mse"``, ``"AUC"``, ``"precision"``, ...), a class, an
+    instance or a function ``(y_true, y_pred) -> values`` (wrapped in a mean). ``"accuracy"``
+    / ``"acc"`` / ``"crossentropy"`` depend on the data: see `resolve`."""
+    if isinstance(identifier, Metric):
+        return identifier
+    if isinstance(identifier, str):
+        if identifier in _FUNCTIONS:
+            return MeanMetricWrapper(_FUNCTIONS[identifier], name=identifier)
+        if identifier not in IDENTIFIERS:
+            raise unknown_identifier_error("metric", identifier, [*IDENTIFIERS, *_FUNCTIONS, *SHAPE_DEPENDENT])
+        return IDENTIFIERS[identifier]()
+    if inspect.isclass(identifier) and issubclass(identifier, Metric):
+        return identifier()
+    if callable(identifier):
+        return MeanMetricWrapper(identifier, name=getattr(identifier, "__name__", None))
+    raise TypeError(f"Could not interpret metric identifier {identifier!r} of type {type(identifier).__name__}.")
+
+
+def resolve(identifier, y_true, y_pred):
+    """Keras' ``get_metric``: "accuracy"/"acc" (and "crossentropy"/"ce") become the binary,
+    sparse or categorical variant by the shapes of ``y_true`` and ``y_pred``: one output
+    column -> binary; labels of lower rank (or one label column against several) -> sparse;
+    otherwise categorical. The metric keeps the name it was given."""
+    if isinstance(identifier, str) and identifier.lower() in SHAPE_DEPENDENT:
+        binary = y_pred.shape[-1] == 1 if y_pred.ndim else True
+        sparse = y_true.ndim < y_pred.ndim or (y_true.ndim and y_true.shape[-1] == 1 and y_pred.shape[-1] > 1)
+        if identifier.lower() in ("accuracy", "acc"):
+            cls = BinaryAccuracy if binary else SparseCategoricalAccuracy if sparse else CategoricalAccuracy
+        else:
+            cls = BinaryCrossentropy if binary else SparseCategoricalCrossentropy if sparse else CategoricalCrossentropy
+        return cls(name=identifier)
+    metric = get(identifier)
+    if isinstance(identifier, str):
+        metric.name = identifier
+    return metric
+
+
+__all__ = ["IDENTIFIERS", "get", "resolve", *(cls.__name__ for cls in METRIC_CLASSES), "Metric", "MeanMetricWrapper", *_FUNCTIONS]

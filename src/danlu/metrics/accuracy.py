@@ -1,0 +1,137 @@
+"""Accuracy metrics: exact, binary (threshold), categorical (one-hot), sparse and top-k."""
+
+from __future__ import annotations
+
+import torch
+
+from danlu._tensors import as_tensor
+from danlu.losses.base import squeeze_or_expand_to_same_rank
+from danlu.metrics.base import MeanMetricWrapper
+
+
+def _pred(y_pred):
+    y_pred = as_tensor(y_pred).detach()
+    return y_pred if y_pred.is_floating_point() else y_pred.float()
+
+
+def accuracy(y_true, y_pred):
+    """1 where ``y_true == y_pred`` exactly, else 0."""
+    y_pred = _pred(y_pred)
+    y_true = as_tensor(y_true, dtype=y_pred.dtype, device=y_pred.device)
+    y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
+    return (y_true == y_pred).float()
+
+
+def binary_accuracy(y_true, y_pred, threshold=0.5):
+    """1 where ``(y_pred > threshold) == y_true``."""
+    y_pred = _pred(y_pred)
+    y_true = as_tensor(y_true, device=y_pred.device)
+    y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
+    return ((y_pred > threshold).to(y_true.dtype) == y_true).float()
+
+
+def _sparse_matches(y_true, predicted):
+    """Compare integer labels with predicted indices, Keras' rank handling."""
+    original_shape = y_true.shape
+    reshape = y_true.ndim == predicted.ndim + 1 and y_true.shape[-1] == 1
+    if reshape:
+        y_true = y_true.squeeze(-1)
+    matches = (y_true == predicted.to(y_true.dtype)).float()
+    if reshape:
+        matches = matches.reshape(original_shape)
+    if matches.ndim > 1 and matches.shape[-1] == 1:
+        matches = matches.squeeze(-1)
+    return matches
+
+
+def sparse_categorical_accuracy(y_true, y_pred):
+    """1 where ``argmax(y_pred) == y_true`` (integer labels)."""
+    y_pred = _pred(y_pred)
+    y_true = as_tensor(y_true, device=y_pred.device)
+    y_true = y_true.to(y_pred.dtype)
+    return _sparse_matches(y_true, y_pred.argmax(dim=-1))
+
+
+def categorical_accuracy(y_true, y_pred):
+    """1 where ``argmax(y_pred) == argmax(y_true)`` (one-hot labels)."""
+    y_pred = _pred(y_pred)
+    y_true = as_tensor(y_true, device=y_pred.device)
+    return (y_true.argmax(dim=-1) == y_pred.argmax(dim=-1)).float()
+
+
+def sparse_top_k_categorical_accuracy(y_true, y_pred, k=5):
+    """1 where the label is among the ``k`` highest predictions."""
+    y_pred = _pred(y_pred)
+    y_true = as_tensor(y_true, device=y_pred.device).long()
+    original_shape = y_true.shape
+    if y_true.ndim == y_pred.ndim and y_true.shape[-1] == 1:
+        y_true = y_true.squeeze(-1)
+        original_shape = y_true.shape
+    flat_pred = y_pred.reshape(-1, y_pred.shape[-1])
+    flat_true = y_true.reshape(-1)
+    k = min(k, flat_pred.shape[-1])
+    # in_top_k: the label's score is above the k-th largest (ties count as in)
+    label_scores = flat_pred.gather(1, flat_true.unsqueeze(1))
+    kth = flat_pred.topk(k, dim=-1).values[:, -1:]
+    matches = (label_scores >= kth).squeeze(1).float()
+    return matches.reshape(original_shape)
+
+
+def top_k_categorical_accuracy(y_true, y_pred, k=5):
+    """1 where the one-hot label's class is among the ``k`` highest predictions."""
+    y_true = as_tensor(y_true)
+    return sparse_top_k_categorical_accuracy(y_true.argmax(dim=-1), y_pred, k)
+
+
+class Accuracy(MeanMetricWrapper):
+    """How often predictions equal labels exactly."""
+
+    direction = "up"
+
+    def __init__(self, name="accuracy", dtype=None):
+        super().__init__(accuracy, name=name, dtype=dtype)
+
+
+class BinaryAccuracy(MeanMetricWrapper):
+    """How often ``y_pred > threshold`` matches binary labels (Keras: ``threshold=0.5``)."""
+
+    direction = "up"
+
+    def __init__(self, name="binary_accuracy", dtype=None, threshold=0.5):
+        super().__init__(binary_accuracy, name=name, dtype=dtype, threshold=threshold)
+
+
+class CategoricalAccuracy(MeanMetricWrapper):
+    """How often the highest prediction is the one-hot label's class."""
+
+    direction = "up"
+
+    def __init__(self, name="categorical_accuracy", dtype=None):
+        super().__init__(categorical_accuracy, name=name, dtype=dtype)
+
+
+class SparseCategoricalAccuracy(MeanMetricWrapper):
+    """How often the highest prediction is the integer label."""
+
+    direction = "up"
+
+    def __init__(self, name="sparse_categorical_accuracy", dtype=None):
+        super().__init__(sparse_categorical_accuracy, name=name, dtype=dtype)
+
+
+class TopKCategoricalAccuracy(MeanMetricWrapper):
+    """How often the one-hot label's class is in the top ``k`` (Keras: 5)."""
+
+    direction = "up"
+
+    def __init__(self, k=5, name="top_k_categorical_accuracy", dtype=None):
+        super().__init__(top_k_categorical_accuracy, name=name, dtype=dtype, k=k)
+
+
+class SparseTopKCategoricalAccuracy(MeanMetricWrapper):
+    """How often the integer label is in the top ``k`` (Keras: 5)."""
+
+    direction = "up"
+
+    def __init__(self, k=5, name="sparse_top_k_categorical_accuracy", dtype=None):
+        super().__init__(sparse_top_k_categorical_accuracy, name=name, dtype=dtype, k=k)
