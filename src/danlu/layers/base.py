@@ -57,8 +57,9 @@ class Layer(torch.nn.Module):
         if kwargs:
             raise TypeError(f"{type(self).__name__} got unexpected argument(s): {', '.join(sorted(kwargs))}.")
         super().__init__()
-        self.name = name or _snake_case(type(self).__name__)
+        self.name = name or unique_name(_snake_case(type(self).__name__))
         self.built = False
+        self.input_shape_arg = None if input_shape is None else tuple(input_shape)
         self.activity_regularizer = regularizers.get(activity_regularizer)
         self._weight_regularizers: list[tuple[str, object]] = []
         self._call_losses: list[torch.Tensor] = []
@@ -150,6 +151,16 @@ def _build_on_first_call(layer: Layer, args):
 def _activity_penalty(layer: Layer, args, output):
     if isinstance(output, torch.Tensor):
         layer._call_losses.append(layer.activity_regularizer(output))
+
+
+_NAME_COUNTS: dict[str, int] = {}
+
+
+def unique_name(base: str) -> str:
+    """Keras' automatic names: ``dense``, ``dense_1``, ``dense_2``, ..."""
+    count = _NAME_COUNTS.get(base, 0)
+    _NAME_COUNTS[base] = count + 1
+    return base if count == 0 else f"{base}_{count}"
 
 
 def _snake_case(name: str) -> str:

@@ -1,0 +1,95 @@
+"""The `Callback` base (Keras' hooks) and `CallbackList`, which calls them in order."""
+
+from __future__ import annotations
+
+HOOKS = (
+    "on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end",
+    "on_train_batch_begin", "on_train_batch_end", "on_test_begin", "on_test_end",
+    "on_test_batch_begin", "on_test_batch_end", "on_predict_begin", "on_predict_end",
+    "on_predict_batch_begin", "on_predict_batch_end",
+)
+
+
+class Callback:
+    """Base class for callbacks: override any of Keras' hooks.
+
+    ``self.model`` is the model being trained, ``self.params`` holds ``verbose``, ``epochs``
+    and ``steps``. Epoch and test-end ``logs`` hold Python floats; batch ``logs`` are read
+    lazily (a value is computed, and read from the device, only when a callback asks for it).
+
+    A complete callback::
+
+        class StopAtLoss(Callback):
+            def __init__(self, target):
+                super().__init__()
+                self.target = target
+
+            def on_epoch_end(self, epoch, logs=None):
+                if logs["loss"] < self.target:
+                    self.model.stop_training = True
+    """
+
+    def __init__(self):
+        self.model = None
+        self.params = {}
+
+    def set_model(self, model):
+        self.model = model
+
+    def set_params(self, params):
+        self.params = params
+
+    def on_train_begin(self, logs=None): ...
+    def on_train_end(self, logs=None): ...
+    def on_epoch_begin(self, epoch, logs=None): ...
+    def on_epoch_end(self, epoch, logs=None): ...
+    def on_train_batch_begin(self, batch, logs=None): ...
+    def on_train_batch_end(self, batch, logs=None): ...
+    def on_test_begin(self, logs=None): ...
+    def on_test_end(self, logs=None): ...
+    def on_test_batch_begin(self, batch, logs=None): ...
+    def on_test_batch_end(self, batch, logs=None): ...
+    def on_predict_begin(self, logs=None): ...
+    def on_predict_end(self, logs=None): ...
+    def on_predict_batch_begin(self, batch, logs=None): ...
+    def on_predict_batch_end(self, batch, logs=None): ...
+
+
+class CallbackList:
+    """Calls each hook on every callback, skipping callbacks that do not override it (so an
+    unused batch hook costs nothing per step)."""
+
+    def __init__(self, callbacks=None, model=None, **params):
+        self.callbacks = list(callbacks or [])
+        for callback in self.callbacks:
+            if not isinstance(callback, Callback):
+                raise TypeError(f"callbacks must be danlu.callbacks.Callback instances; received {callback!r}.")
+        self._overrides = {
+            hook: [c for c in self.callbacks if getattr(type(c), hook) is not getattr(Callback, hook)] for hook in HOOKS
+        }
+        if model is not None:
+            self.set_model(model)
+        self.set_params(params)
+
+    def append(self, callback):
+        self.__init__([*self.callbacks, callback], self.model if hasattr(self, "model") else None, **getattr(self, "params", {}))
+
+    def set_model(self, model):
+        self.model = model
+        for callback in self.callbacks:
+            callback.set_model(model)
+
+    def set_params(self, params):
+        self.params = params
+        for callback in self.callbacks:
+            callback.set_params(params)
+
+    def has(self, hook) -> bool:
+        return bool(self._overrides[hook])
+
+    def call(self, hook, *args):
+        for callback in self._overrides[hook]:
+            getattr(callback, hook)(*args)
+
+    def __iter__(self):
+        return iter(self.callbacks)

@@ -1,0 +1,254 @@
+"""`Model`: a ``torch.nn.Module`` with Keras' training API.
+
+Subclass it (define ``forward``, or Keras-style ``call``, with an optional
+``build(input_shape)`` run once on the first input), or wrap any module:
+``danlu.Model(my_module)``. ``compile`` sets up the optimizer, loss and metrics; ``fit``,
+``evaluate`` and ``predict`` run the loops in `danlu.trainer`; the per-batch work is
+``train_step`` / ``test_step`` / ``predict_step``, which a subclass may replace.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from danlu.layers.base import Layer
+from danlu.saving import weights as weights_io
+from danlu.trainer import loop
+from danlu.trainer.data import flatten, unpack
+from danlu.trainer.trainer import Trainer
+
+
+class Model(Layer):
+    """A Keras model on PyTorch. See the module docstring; the training API:
+
+    - ``compile(optimizer="rmsprop", loss=None, loss_weights=None, metrics=None,
+      weighted_metrics=None, run_eagerly=False, steps_per_execution=1, jit_compile=False,
+      device=None)``
+    - ``fit(x, y, batch_size=32, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
+      validation_data=None, shuffle=True, class_weight=None, sample_weight=None,
+      initial_epoch=0, steps_per_epoch=None, validation_steps=None, validation_batch_size=None,
+      validation_freq=1)`` -> `History`
+    - ``evaluate(...)``, ``predict(...)``, ``train_on_batch``, ``test_on_batch``,
+      ``predict_on_batch``, ``summary()``, ``save_weights`` / ``load_weights``.
+
+    The objective is the compiled loss plus `losses` (weight regularizers, activity
+    regularizers and ``add_loss`` terms).
+    """
+
+    def __init__(self, module: torch.nn.Module | None = None, name=None, **kwargs):
+        super().__init__(name=name, **kwargs)
+        if module is not None and not isinstance(module, torch.nn.Module):
+            raise TypeError(f"Model wraps a torch.nn.Module; received {type(module).__name__}.")
+        self.module = module
+        self._trainer = None
+        self._layer_cache = None
+        self.stop_training = False
+        self.history = None
+        self.register_forward_pre_hook(_clear_call_losses)
+
+    def forward(self, *args, **kwargs):
+        if self.module is not None:
+            return self.module(*args, **kwargs)
+        if type(self).call is Layer.call:
+            raise NotImplementedError(f"{type(self).__name__} must define forward (or call), or wrap a module.")
+        return self.call(*args, **kwargs)
+
+    # --- Losses -------------------------------------------------------------------------------
+
+    def _refresh_layer_cache(self):
+        self._layer_cache = [m for m in self.modules() if isinstance(m, Layer)]
+
+    def _layers(self):
+        if self._layer_cache is None:
+            self._refresh_layer_cache()
+        return self._layer_cache
+
+    @property
+    def losses(self) -> list[torch.Tensor]:
+        """Regularization penalties and ``add_loss`` terms of every danlu layer inside."""
+        return [loss for layer in self._layers() for loss in layer.own_losses()]
+
+    # --- compile / fit / evaluate / predict -----------------------------------------------------
+
+    def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None, weighted_metrics=None,
+                run_eagerly=False, steps_per_execution=1, jit_compile=False, device=None):
+        """Set up training. ``optimizer``: a name, an optimizer (danlu or ``torch.optim``) or a
+        config; ``loss``: a name, a loss, a function, or a list / dict per output;
+        ``metrics``: names ("acc" resolves by the labels' shape), metrics or functions.
+        ``run_eagerly`` is accepted for compatibility (PyTorch always runs eagerly);
+        ``jit_compile=True`` compiles the forward pass with ``torch.compile``; ``device``:
+        where to train (default: where the weights are, else CUDA, MPS, CPU)."""
+        self._trainer = Trainer(
+            self, optimizer, loss, loss_weights, metrics, weighted_metrics, steps_per_execution, jit_compile, device
+        )
+        self.run_eagerly = run_eagerly
+        self._refresh_layer_cache()
+
+    def _require_compiled(self, method):
+        if self._trainer is None:
+            raise ValueError(f"Call compile() before {method}(): the model needs an optimizer and a loss.")
+        if self._trainer.loss is None and type(self).train_step is Model.train_step and method in ("fit", "train_on_batch"):
+            raise ValueError(f"{method}() needs a loss: call compile(loss=...) or override train_step.")
+        return self._trainer
+
+    @property
+    def optimizer(self):
+        return None if self._trainer is None else self._trainer.optimizer
+
+    @property
+    def metrics(self):
+        """The loss tracker and the compiled metrics (after the first batch)."""
+        return [] if self._trainer is None else self._trainer.metrics
+
+    @property
+    def metrics_names(self):
+        return [m.name for m in self.metrics]
+
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
+            validation_data=None, shuffle=True, class_weight=None, sample_weight=None, initial_epoch=0,
+            steps_per_epoch=None, validation_steps=None, validation_batch_size=None, validation_freq=1):
+        """Train for ``epochs`` epochs; returns a `History` (also ``model.history``)."""
+        return loop.fit(
+            self, x, y, batch_size, epochs, verbose, callbacks, validation_split, validation_data, shuffle,
+            class_weight, sample_weight, initial_epoch, steps_per_epoch, validation_steps, validation_batch_size,
+            validation_freq,
+        )
+
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
+                 callbacks=None, return_dict=False):
+        """The loss and metrics over the data: a scalar (loss only), a list, or a dict."""
+        return loop.evaluate(self, x, y, batch_size, verbose, sample_weight, steps, callbacks, return_dict)
+
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+        """The model's outputs as numpy arrays, concatenated over batches."""
+        return loop.predict(self, x, batch_size, verbose, steps, callbacks)
+
+    # --- Steps ---------------------------------------------------------------------------------
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """The objective: the compiled loss plus `losses` (regularization, ``add_loss``)."""
+        trainer = self._trainer
+        loss = trainer.loss(y, y_pred, sample_weight) if trainer.loss is not None else None
+        extra = self.losses
+        if extra:
+            penalty = torch.stack([torch.as_tensor(v, dtype=torch.float32).to(extra[0].device if isinstance(extra[0], torch.Tensor) else "cpu").reshape(()) for v in extra]).sum()
+            loss = penalty if loss is None else loss + penalty.to(loss.device)
+        if loss is None:
+            raise ValueError("There is no loss to compute: compile(loss=...) or add_loss() in the model.")
+        return loss
+
+    def train_step(self, data):
+        """One optimization step on a batch ``(x, y, sample_weight)`` (the order of a
+        hand-written loop: forward, loss, zero_grad, backward, step, metrics)."""
+        x, y, sample_weight = unpack(data)
+        trainer = self._trainer
+        y_pred = trainer.forward(x)
+        loss = self.compute_loss(x, y, y_pred, sample_weight)
+        trainer.optimizer.zero_grad(set_to_none=True)
+        trainer.backward(loss)
+        trainer.optimizer.step()
+        self._update_metrics(x, y, y_pred, sample_weight, loss)
+
+    def test_step(self, data):
+        """The loss and metrics of a batch, without updates."""
+        x, y, sample_weight = unpack(data)
+        y_pred = self(x)
+        loss = self.compute_loss(x, y, y_pred, sample_weight, training=False) if (self._trainer.loss is not None or self.losses) else None
+        self._update_metrics(x, y, y_pred, sample_weight, loss)
+
+    def predict_step(self, data):
+        """The model's outputs for a batch."""
+        x, _, _ = unpack(data)
+        return self(x)
+
+    def _update_metrics(self, x, y, y_pred, sample_weight, loss):
+        trainer = self._trainer
+        if loss is not None:
+            trainer.loss_tracker.update(loss, _batch_size(x))
+        if y is not None:
+            detached = y_pred.detach() if isinstance(y_pred, torch.Tensor) else y_pred
+            trainer.compiled_metrics.update(y, detached, sample_weight)
+
+    # --- Single batches ------------------------------------------------------------------------
+
+    def _single_batch(self, x, y, sample_weight, method):
+        trainer = self._require_compiled(method)
+        data = loop.adapt(x, y, sample_weight, batch_size=max(loop.ArrayData(x).size, 1) if y is not None or x is not None else 1, device=trainer.device)
+        batch = next(data.batches())
+        trainer.prepare(self, *batch, data=data)
+        return trainer, trainer.move(batch)
+
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
+        """One step on one batch; returns the running loss and metrics (Keras 3)."""
+        if class_weight is not None:
+            sample_weight = loop.class_weights_to_sample_weights(class_weight, y, sample_weight)
+        trainer, batch = self._single_batch(x, y, sample_weight, "train_on_batch")
+        self.train()
+        self.train_step(batch)
+        return self._batch_logs(trainer, return_dict)
+
+    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
+        trainer, batch = self._single_batch(x, y, sample_weight, "test_on_batch")
+        self.eval()
+        with torch.no_grad():
+            self.test_step(batch)
+        return self._batch_logs(trainer, return_dict)
+
+    def predict_on_batch(self, x):
+        self.eval()
+        device = self._device()
+        data = loop.adapt(x, batch_size=max(loop.ArrayData(x).size, 1), device=device)
+        with torch.no_grad():
+            return loop.concatenate_outputs([self.predict_step(next(data.batches()))])
+
+    @staticmethod
+    def _batch_logs(trainer, return_dict):
+        logs = loop.results(trainer.metrics)
+        if return_dict:
+            return logs
+        values = list(logs.values())
+        return values[0] if len(values) == 1 else values
+
+    def _device(self) -> torch.device:
+        if self._trainer is not None:
+            return self._trainer.device
+        for p in self.parameters():
+            return p.device
+        return torch.device("cpu")
+
+    # --- Weights and summary -------------------------------------------------------------------
+
+    def save_weights(self, filepath):
+        """Write the weights to a ``.safetensors`` file (atomically)."""
+        self._require_built("save_weights")
+        weights_io.save_weights(self, filepath)
+
+    def load_weights(self, filepath):
+        """Load weights saved by `save_weights`; names and shapes must match."""
+        self._require_built("load_weights")
+        weights_io.load_weights(self, filepath)
+
+    def _require_built(self, method):
+        unbuilt = [m.name for m in self.modules() if isinstance(m, Layer) and not m.built and m is not self]
+        if unbuilt:
+            raise ValueError(
+                f"{method}() needs a built model, but layer(s) {unbuilt} have not seen an input yet: "
+                "call the model on a batch (or give the first layer input_shape=) first."
+            )
+
+    def summary(self, print_fn=None):
+        """Print each layer with its output shape and parameter count, like Keras."""
+        from danlu.models.summary import summary
+
+        return summary(self, print_fn)
+
+
+def _batch_size(x) -> int:
+    leaves = flatten(x)
+    return int(leaves[0].shape[0]) if leaves and leaves[0].ndim else 1
+
+
+def _clear_call_losses(model: Model, args):
+    for layer in model._layers():
+        if layer._call_losses:
+            layer._call_losses.clear()

@@ -1,0 +1,1 @@
+"""The training loop: data adapters, compiled objective and metrics, epoch orchestration."""

@@ -1,0 +1,148 @@
+"""What ``compile`` sets up: the objective over the model's outputs and the metrics."""
+
+from __future__ import annotations
+
+import torch
+
+from danlu import losses as losses_module
+from danlu import metrics as metrics_module
+from danlu.metrics.base import Mean
+
+
+def output_names(y_pred) -> list[str]:
+    if isinstance(y_pred, dict):
+        return list(y_pred)
+    if isinstance(y_pred, (list, tuple)):
+        return [f"output_{i + 1}" for i in range(len(y_pred))]
+    return ["output"]
+
+
+def as_outputs(value, names, argument):
+    """Align a per-output structure (single, list or dict) with the output ``names``."""
+    if len(names) == 1:
+        if isinstance(value, dict):
+            if set(value) != set(names):
+                raise ValueError(f"{argument} is a dict with keys {sorted(value)} but the model has one output.")
+            return [value[names[0]]]
+        return [value[0] if isinstance(value, (list, tuple)) and len(value) == 1 and not isinstance(value, torch.Tensor) else value]
+    if isinstance(value, dict):
+        unknown = set(value) - set(names)
+        if unknown:
+            raise ValueError(f"{argument} names outputs {sorted(unknown)} that the model does not have; its outputs are {names}.")
+        return [value.get(name) for name in names]
+    if isinstance(value, (list, tuple)) and not isinstance(value, torch.Tensor):
+        if len(value) != len(names):
+            raise ValueError(f"{argument} has {len(value)} entries but the model has {len(names)} outputs ({names}).")
+        return list(value)
+    return None
+
+
+def to_loss(identifier):
+    """A loss callable ``(y_true, y_pred, sample_weight) -> scalar`` from what compile got."""
+    loss = losses_module.get(identifier)
+    if isinstance(loss, losses_module.Loss):
+        return loss
+    return losses_module.LossFunctionWrapper(loss, name=getattr(loss, "__name__", "loss"))
+
+
+class CompiledLoss:
+    """``sum_i loss_weight_i * loss_i(y_true_i, y_pred_i, sample_weight)`` over the outputs."""
+
+    def __init__(self, loss, loss_weights=None):
+        self.spec, self.loss_weights_spec = loss, loss_weights
+        self.losses = None
+
+    def build(self, y_pred):
+        names = output_names(y_pred)
+        losses = as_outputs(self.spec, names, "loss")
+        if losses is None:  # one loss for every output
+            losses = [self.spec] * len(names)
+        weights = [1.0] * len(names) if self.loss_weights_spec is None else as_outputs(self.loss_weights_spec, names, "loss_weights")
+        if weights is None:
+            weights = [float(self.loss_weights_spec)] * len(names)
+        self.names = names
+        self.losses = [None if spec is None else to_loss(spec) for spec in losses]
+        self.weights = [1.0 if w is None else float(w) for w in weights]
+        if all(loss is None for loss in self.losses):
+            raise ValueError("compile(loss=...) gives no loss for any output.")
+
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        if self.losses is None:
+            self.build(y_pred)
+        if len(self.losses) == 1:
+            return self.weights[0] * self.losses[0](y_true, y_pred, sample_weight) if self.weights[0] != 1.0 else self.losses[0](y_true, y_pred, sample_weight)
+        targets = as_outputs(y_true, self.names, "y")
+        predictions = as_outputs(y_pred, self.names, "the model's outputs")
+        if targets is None:
+            raise ValueError(f"The model has {len(self.names)} outputs ({self.names}); y must be a list or dict of as many targets.")
+        total = 0.0
+        for loss, weight, target, prediction in zip(self.losses, self.weights, targets, predictions):
+            if loss is not None:
+                total = total + weight * loss(target, prediction, sample_weight)
+        return total
+
+
+class CompiledMetrics:
+    """The metrics (and weighted metrics) for each output, resolved on the first batch."""
+
+    def __init__(self, metrics=None, weighted_metrics=None):
+        self.spec, self.weighted_spec = metrics, weighted_metrics
+        self.entries = None  # [(output index, metric, weighted)]
+
+    def _per_output(self, spec, names):
+        if spec is None:
+            return [[] for _ in names]
+        if isinstance(spec, dict):
+            aligned = as_outputs(spec, names, "metrics")
+            return [[] if m is None else (list(m) if isinstance(m, (list, tuple)) else [m]) for m in aligned]
+        if not isinstance(spec, (list, tuple)):
+            raise TypeError(f"metrics must be a list (or a dict per output); received {spec!r}.")
+        if len(names) > 1 and spec and all(isinstance(m, (list, tuple)) for m in spec):
+            return [list(m) for m in as_outputs(list(spec), names, "metrics")]
+        return [list(spec) for _ in names]
+
+    def build(self, y_true, y_pred):
+        names = output_names(y_pred)
+        targets = [y_true] if len(names) == 1 else as_outputs(y_true, names, "y")
+        predictions = [y_pred] if len(names) == 1 else as_outputs(y_pred, names, "the model's outputs")
+        self.entries = []
+        for weighted, spec in ((False, self.spec), (True, self.weighted_spec)):
+            for index, identifiers in enumerate(self._per_output(spec, names)):
+                for identifier in identifiers:
+                    metric = metrics_module.resolve(identifier, targets[index], predictions[index])
+                    if len(names) > 1:
+                        metric.name = f"{names[index]}_{metric.name}"
+                    if weighted and any(m.name == metric.name for _, m, _ in self.entries):
+                        metric.name = f"weighted_{metric.name}"
+                    self.entries.append((index, metric, weighted))
+        self.names = names
+
+    def update(self, y_true, y_pred, sample_weight=None):
+        if self.entries is None:
+            self.build(y_true, y_pred)
+        if not self.entries:
+            return
+        if len(self.names) == 1:
+            targets, predictions = [y_true], [y_pred]
+        else:
+            targets = as_outputs(y_true, self.names, "y")
+            predictions = as_outputs(y_pred, self.names, "the model's outputs")
+        for index, metric, weighted in self.entries:
+            metric.update_state(targets[index], predictions[index], sample_weight if weighted else None)
+
+    @property
+    def metrics(self):
+        return [metric for _, metric, _ in self.entries or []]
+
+
+class LossTracker(Mean):
+    """The running mean of the batch losses, each weighted by its batch size (Keras)."""
+
+    def __init__(self):
+        super().__init__(name="loss")
+
+    def update(self, loss: torch.Tensor, batch_size: int):
+        if self.total.device != loss.device:
+            self._to_device(loss.device)
+        self.total.add_(loss.detach(), alpha=batch_size)
+        self.count += batch_size

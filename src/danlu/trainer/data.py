@@ -1,0 +1,185 @@
+"""Turning what users pass to ``fit`` / ``evaluate`` / ``predict`` into batches.
+
+- In-memory data (tensors, numpy arrays, lists; single, tuple/list or dict structures) is
+  batched by slicing whole tensors with an index per batch — never per-sample
+  ``__getitem__`` plus collate. Shuffling draws a permutation per epoch from a seeded
+  generator; the last partial batch is kept.
+- A ``Dataset`` / ``IterableDataset`` goes through a ``DataLoader`` with ``batch_size``; a
+  ``DataLoader`` or a generator of ``(x, y)`` / ``(x, y, sample_weight)`` batches is used as
+  is, and an epoch over an unsized source ends when it is exhausted.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator, Mapping
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, IterableDataset
+
+from danlu._tensors import as_tensor
+
+
+def map_structure(fn, structure):
+    """Apply ``fn`` to every tensor-like leaf of a tensor / tuple / list / dict structure."""
+    if isinstance(structure, Mapping):
+        return {k: map_structure(fn, v) for k, v in structure.items()}
+    if isinstance(structure, (tuple, list)) and not _is_leaf(structure):
+        return type(structure)(map_structure(fn, v) for v in structure)
+    return None if structure is None else fn(structure)
+
+
+def flatten(structure) -> list:
+    if isinstance(structure, Mapping):
+        return [leaf for v in structure.values() for leaf in flatten(v)]
+    if isinstance(structure, (tuple, list)) and not _is_leaf(structure):
+        return [leaf for v in structure for leaf in flatten(v)]
+    return [] if structure is None else [structure]
+
+
+def _is_leaf(value) -> bool:
+    """A list of numbers is one array, not a structure of arrays."""
+    return isinstance(value, (list, tuple)) and (len(value) == 0 or not isinstance(value[0], (torch.Tensor, np.ndarray, list, tuple, Mapping)))
+
+
+def to_tensor(value):
+    """Arrays and lists become tensors (float64 -> float32, as Keras' floatx)."""
+    tensor = as_tensor(value)
+    if tensor.dtype == torch.float64:
+        tensor = tensor.float()
+    return tensor
+
+
+def unpack(data):
+    """``(x, y, sample_weight)`` from a batch given as ``x``, ``(x,)``, ``(x, y)`` or ``(x, y, w)``."""
+    if isinstance(data, (tuple, list)) and 1 <= len(data) <= 3 and not _is_leaf(data):
+        return tuple(data) + (None,) * (3 - len(data))
+    return data, None, None
+
+
+def num_samples(structure, argument) -> int:
+    leaves = flatten(structure)
+    counts = {int(leaf.shape[0]) if leaf.ndim else 1 for leaf in leaves}
+    if len(counts) > 1:
+        raise ValueError(f"All arrays in {argument} must have the same number of samples; received sizes {sorted(counts)}.")
+    return counts.pop() if counts else 0
+
+
+def is_in_memory(x) -> bool:
+    leaves = flatten(x)
+    return bool(leaves) and all(isinstance(leaf, (torch.Tensor, np.ndarray, list, tuple, int, float)) for leaf in leaves)
+
+
+class ArrayData:
+    """In-memory ``(x, y, sample_weight)`` batched by index slicing."""
+
+    def __init__(self, x, y=None, sample_weight=None, batch_size=32, shuffle=False, device=None):
+        self.x = map_structure(to_tensor, x)
+        self.y = map_structure(to_tensor, y)
+        self.sample_weight = None if sample_weight is None else to_tensor(sample_weight)
+        self.size = num_samples(self.x, "x")
+        if self.y is not None:
+            y_size = num_samples(self.y, "y")
+            if y_size != self.size:
+                raise ValueError(f"x and y must have the same number of samples; received x with {self.size} and y with {y_size}.")
+        if self.sample_weight is not None:
+            if self.sample_weight.ndim == 0 or self.sample_weight.shape[0] != self.size:
+                raise ValueError(
+                    f"sample_weight must have one weight per sample ({self.size}); received shape "
+                    f"{tuple(self.sample_weight.shape)}."
+                )
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        if device is not None and device.type != "cpu":
+            self.x, self.y = map_structure(lambda t: t.to(device), self.x), map_structure(lambda t: t.to(device), self.y)
+            if self.sample_weight is not None:
+                self.sample_weight = self.sample_weight.to(device)
+
+    @property
+    def steps(self) -> int:
+        return math.ceil(self.size / self.batch_size)
+
+    def split(self, validation_split):
+        """Keras' ``validation_split``: the last fraction, taken before any shuffling."""
+        cut = int(self.size * (1 - validation_split))
+        if cut == 0 or cut == self.size:
+            raise ValueError(
+                f"validation_split={validation_split} leaves {'no training' if cut == 0 else 'no validation'} "
+                f"samples out of {self.size}."
+            )
+        head, tail = slice(0, cut), slice(cut, None)
+        take = lambda part: (lambda t: t[part])  # noqa: E731
+        parts = []
+        for part in (head, tail):
+            piece = ArrayData.__new__(ArrayData)
+            piece.x = map_structure(take(part), self.x)
+            piece.y = map_structure(take(part), self.y)
+            piece.sample_weight = None if self.sample_weight is None else self.sample_weight[part]
+            piece.size = cut if part is head else self.size - cut
+            piece.batch_size, piece.shuffle = self.batch_size, self.shuffle
+            parts.append(piece)
+        return parts
+
+    def batches(self, generator: torch.Generator | None = None, start: int = 0) -> Iterator:
+        """One epoch of ``(x, y, sample_weight)`` batches, from batch ``start``."""
+        x, y, w = self.x, self.y, self.sample_weight
+        if self.shuffle:
+            order = torch.randperm(self.size, generator=generator)
+            leaves = flatten(x)
+            device = leaves[0].device if leaves else torch.device("cpu")
+            order = order.to(device)
+            for i in range(start, self.steps):
+                index = order[i * self.batch_size : (i + 1) * self.batch_size]
+                yield (
+                    map_structure(lambda t: t[index], x),
+                    map_structure(lambda t: t[index], y),
+                    None if w is None else w[index],
+                )
+        else:
+            for i in range(start, self.steps):
+                part = slice(i * self.batch_size, (i + 1) * self.batch_size)
+                yield (
+                    map_structure(lambda t: t[part], x),
+                    map_structure(lambda t: t[part], y),
+                    None if w is None else w[part],
+                )
+
+
+class StreamData:
+    """Batches from a DataLoader, a Dataset (batched here) or a generator / iterable of
+    batches. ``steps`` is the loader's length when it has one."""
+
+    def __init__(self, source, batch_size=32, shuffle=False):
+        if isinstance(source, (Dataset, IterableDataset)) and not isinstance(source, DataLoader):
+            source = DataLoader(source, batch_size=batch_size, shuffle=shuffle and not isinstance(source, IterableDataset))
+        self.source = source
+        self._iterator = None
+        try:
+            self.steps = len(source)
+        except TypeError:
+            self.steps = None
+        self.reiterable = isinstance(source, DataLoader) or (isinstance(source, Iterable) and not isinstance(source, Iterator))
+
+    def batches(self, generator=None, start=0) -> Iterator:
+        if self.reiterable:
+            iterator = iter(self.source)
+        else:  # a generator: one pass, shared by every epoch
+            iterator = self._iterator = self._iterator or iter(self.source)
+        for data in iterator:
+            yield tuple(map_structure(to_tensor, part) for part in unpack(data))
+
+
+def adapt(x, y=None, sample_weight=None, batch_size=32, shuffle=False, device=None):
+    """An `ArrayData` or a `StreamData` for what was passed."""
+    if isinstance(x, (Dataset, IterableDataset, DataLoader)) or (
+        isinstance(x, (Iterator, Iterable)) and not isinstance(x, (torch.Tensor, np.ndarray, list, tuple, Mapping))
+    ):
+        if y is not None:
+            raise ValueError("y must be None when x is a Dataset, DataLoader or generator: the batches carry the labels.")
+        if sample_weight is not None:
+            raise ValueError("sample_weight must be None when x is a Dataset, DataLoader or generator: put the weights in the batches.")
+        return StreamData(x, batch_size, shuffle)
+    if x is None:
+        raise ValueError("x is required: arrays, tensors, a Dataset, a DataLoader or a generator.")
+    return ArrayData(x, y, sample_weight, batch_size, shuffle, device)

@@ -1,0 +1,302 @@
+"""The epoch loops behind ``fit``, ``evaluate`` and ``predict``.
+
+The per-step work is the model's ``train_step`` / ``test_step`` / ``predict_step``; this
+module orders epochs, validation, callbacks and the loop's progress. Nothing here reads a
+value back from the device per step: logs are computed when a callback or a log asks.
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from danlu.callbacks import CallbackList, History, ProgbarLogger
+from danlu.trainer.data import ArrayData, adapt, flatten, map_structure
+
+
+@dataclass
+class LoopProgress:
+    """Where training stands: epoch, step within it, and the shuffling generator's state.
+
+    ``state_dict()`` / ``load_state_dict()`` save and restore it (the permutation of the
+    current epoch is regenerated from the saved generator state)."""
+
+    epoch: int = 0
+    step: int = 0
+    generator: torch.Generator = field(default_factory=torch.Generator)
+
+    def state_dict(self):
+        return {"epoch": self.epoch, "step": self.step, "generator": self.generator.get_state()}
+
+    def load_state_dict(self, state):
+        self.epoch, self.step = int(state["epoch"]), int(state["step"])
+        self.generator.set_state(state["generator"])
+
+
+class LazyLogs(Mapping):
+    """Logs whose values are the metrics' results, computed (and read from the device) only
+    when looked up."""
+
+    def __init__(self, metrics):
+        self._metrics = {m.name: m for m in metrics}
+
+    def __getitem__(self, key):
+        return float(self._metrics[key].result())
+
+    def __iter__(self):
+        return iter(self._metrics)
+
+    def __len__(self):
+        return len(self._metrics)
+
+
+def results(metrics) -> dict:
+    """Every metric's value as a Python float (or list, for vector results)."""
+    out = {}
+    for metric in metrics:
+        value = metric.result()
+        value = value.detach().cpu() if isinstance(value, torch.Tensor) else torch.as_tensor(value)
+        out[metric.name] = float(value) if value.ndim == 0 else value.tolist()
+    return out
+
+
+def resolve_verbose(verbose):
+    if verbose == "auto":
+        return 1
+    if verbose not in (0, 1, 2):
+        raise ValueError(f"verbose must be 0, 1, 2 or 'auto'; received verbose={verbose!r}.")
+    return verbose
+
+
+def make_callbacks(model, callbacks, verbose, **params):
+    callbacks = list(callbacks or [])
+    if verbose and not any(isinstance(c, ProgbarLogger) for c in callbacks):
+        callbacks.append(ProgbarLogger())
+    return CallbackList(callbacks, model=model, verbose=verbose, **params)
+
+
+def check_positive_int(name, value, allow_none=False):
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive int; received {name}={value!r}.")
+
+
+def class_weights_to_sample_weights(class_weight, y, sample_weight):
+    """Keras: each sample's weight is multiplied by the weight of its class."""
+    if not isinstance(class_weight, Mapping):
+        raise TypeError(f"class_weight must be a dict {{class index: weight}}; received {class_weight!r}.")
+    labels = y if isinstance(y, torch.Tensor) else torch.as_tensor(np.asarray(y))
+    if labels.ndim > 1 and labels.shape[-1] > 1:
+        labels, num_classes = labels.argmax(dim=-1), labels.shape[-1]
+    else:
+        labels = labels.reshape(labels.shape[0], -1)[:, 0]
+        labels = labels.round().long() if labels.is_floating_point() else labels.long()
+        num_classes = int(labels.max()) + 1 if labels.numel() else 0
+        num_classes = max(num_classes, 2)
+    unknown = [c for c in class_weight if not (isinstance(c, (int, np.integer)) and 0 <= c < num_classes)]
+    if unknown:
+        raise ValueError(f"class_weight names class {unknown[0]!r}, which does not exist: the labels have classes 0..{num_classes - 1}.")
+    table = torch.ones(num_classes)
+    for c, w in class_weight.items():
+        table[int(c)] = float(w)
+    weights = table[labels.cpu()]
+    if sample_weight is not None:
+        weights = weights * torch.as_tensor(np.asarray(sample_weight), dtype=torch.float32).reshape(-1)
+    return weights
+
+
+def fit(model, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
+        validation_data=None, shuffle=True, class_weight=None, sample_weight=None, initial_epoch=0,
+        steps_per_epoch=None, validation_steps=None, validation_batch_size=None, validation_freq=1):
+    trainer = model._require_compiled("fit")
+    verbose = resolve_verbose(verbose)
+    batch_size = 32 if batch_size is None else batch_size
+    check_positive_int("batch_size", batch_size)
+    check_positive_int("epochs", epochs)
+    check_positive_int("steps_per_epoch", steps_per_epoch, allow_none=True)
+    check_positive_int("validation_freq", validation_freq)
+    if not (isinstance(validation_split, (int, float)) and 0.0 <= validation_split < 1.0):
+        raise ValueError(f"validation_split must be a float in [0, 1); received validation_split={validation_split!r}.")
+    if isinstance(initial_epoch, bool) or not isinstance(initial_epoch, int) or not 0 <= initial_epoch < epochs:
+        raise ValueError(f"initial_epoch must be an int in [0, epochs={epochs}); received initial_epoch={initial_epoch!r}.")
+    if class_weight is not None:
+        if y is None:
+            raise ValueError("class_weight needs in-memory labels y.")
+        sample_weight = class_weights_to_sample_weights(class_weight, y, sample_weight)
+
+    device = trainer.device
+    data = adapt(x, y, sample_weight, batch_size, shuffle, device)
+    validation = None
+    if validation_split:
+        if not isinstance(data, ArrayData):
+            raise ValueError("validation_split needs in-memory arrays; pass validation_data for a Dataset or generator.")
+        data, validation = data.split(validation_split)
+        data.shuffle = shuffle
+        validation.shuffle = False
+    elif validation_data is not None:
+        validation = validation_adapter(validation_data, validation_batch_size or batch_size, device)
+    if validation is not None and validation_batch_size is not None and isinstance(validation, ArrayData):
+        validation.batch_size = validation_batch_size
+
+    first = next(data.batches(torch.Generator().manual_seed(0)), None)
+    if first is None:
+        raise ValueError("fit received no data: x has no samples.")
+    trainer.prepare(model, *first, data=data)
+
+    steps = steps_per_epoch or data.steps
+    progress = trainer.progress
+    progress.generator.manual_seed(int(torch.randint(0, 2**62, (1,)).item()))
+    history = History()
+    callback_list = make_callbacks(model, [history, *(callbacks or [])], verbose, epochs=epochs, steps=steps)
+    model.stop_training = False
+    model.train()
+    callback_list.call("on_train_begin", None)
+    batch_end = callback_list.has("on_train_batch_end")
+    batch_begin = callback_list.has("on_train_batch_begin")
+    execution = trainer.steps_per_execution
+    epoch_logs = {}
+    stream = None
+    for epoch in range(initial_epoch, epochs):
+        progress.epoch, progress.step = epoch, 0
+        trainer.reset_metrics()
+        model.train()
+        callback_list.call("on_epoch_begin", epoch, None)
+        logs = LazyLogs(trainer.metrics)
+        if stream is None or isinstance(data, ArrayData) or data.reiterable:
+            stream = iter(data.batches(progress.generator))
+        step = 0
+        while step < steps:
+            batch = next(stream, None)
+            if batch is None:
+                if steps_per_epoch is not None and isinstance(data, ArrayData):
+                    stream = iter(data.batches(progress.generator))  # Keras: steps_per_epoch may span epochs of data
+                    batch = next(stream, None)
+                if batch is None:
+                    if step == 0:
+                        warnings.warn("The data ran out before this epoch started; stopping training.", stacklevel=2)
+                        model.stop_training = True
+                    break
+            if batch_begin and step % execution == 0:
+                callback_list.call("on_train_batch_begin", step, None)
+            model.train_step(batch)
+            step += 1
+            progress.step = step
+            if batch_end and (step % execution == 0 or step == steps):
+                callback_list.call("on_train_batch_end", step - 1, logs)
+            if model.stop_training:
+                break
+        if steps_per_epoch is None and not getattr(data, "steps", None):
+            callback_list.params["steps"] = step
+        epoch_logs = results(trainer.metrics)
+        if validation is not None and (epoch + 1) % validation_freq == 0:
+            val_logs = run_evaluation(model, validation, validation_steps, callback_list)
+            epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
+            model.train()
+        callback_list.call("on_epoch_end", epoch, epoch_logs)
+        if model.stop_training:
+            break
+    callback_list.call("on_train_end", epoch_logs)
+    model.eval()
+    if trainer.optimizer is not None and hasattr(trainer.optimizer, "finalize_variable_values"):
+        trainer.optimizer.finalize_variable_values(None)
+    model.history = history
+    return history
+
+
+def validation_adapter(validation_data, batch_size, device):
+    if isinstance(validation_data, (tuple, list)) and 2 <= len(validation_data) <= 3:
+        return adapt(*validation_data, batch_size=batch_size, shuffle=False, device=device)
+    if isinstance(validation_data, (tuple, list)):
+        raise ValueError(f"validation_data must be (x_val, y_val) or (x_val, y_val, sample_weight_val); received {len(validation_data)} items.")
+    return adapt(validation_data, batch_size=batch_size, shuffle=False, device=device)
+
+
+def run_evaluation(model, data, steps, callback_list):
+    trainer = model._trainer
+    trainer.reset_metrics()
+    model.eval()
+    callback_list.call("on_test_begin", None)
+    batch_end = callback_list.has("on_test_batch_end")
+    logs = LazyLogs(trainer.metrics)
+    with torch.no_grad():
+        for step, batch in enumerate(data.batches()):
+            if steps is not None and step >= steps:
+                break
+            model.test_step(batch)
+            if batch_end:
+                callback_list.call("on_test_batch_end", step, logs)
+    final = results(trainer.metrics)
+    callback_list.call("on_test_end", final)
+    return final
+
+
+def evaluate(model, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None, callbacks=None,
+             return_dict=False):
+    trainer = model._require_compiled("evaluate")
+    verbose = resolve_verbose(verbose)
+    batch_size = 32 if batch_size is None else batch_size
+    check_positive_int("batch_size", batch_size)
+    check_positive_int("steps", steps, allow_none=True)
+    data = adapt(x, y, sample_weight, batch_size, False, trainer.device)
+    first = next(data.batches(), None)
+    if first is None:
+        raise ValueError("evaluate received no data: x has no samples.")
+    trainer.prepare(model, *first, data=data)
+    callback_list = make_callbacks(model, callbacks, verbose, steps=steps or getattr(data, "steps", None))
+    logs = run_evaluation(model, data, steps, callback_list)
+    if return_dict:
+        return logs
+    values = list(logs.values())
+    return values[0] if len(values) == 1 else values
+
+
+def predict(model, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+    verbose = resolve_verbose(verbose)
+    batch_size = 32 if batch_size is None else batch_size
+    check_positive_int("batch_size", batch_size)
+    check_positive_int("steps", steps, allow_none=True)
+    device = model._device()
+    data = adapt(x, None, None, batch_size, False, device)
+    callback_list = make_callbacks(model, callbacks, verbose, steps=steps or getattr(data, "steps", None))
+    model.eval()
+    callback_list.call("on_predict_begin", None)
+    outputs = []
+    with torch.no_grad():
+        for step, batch in enumerate(data.batches()):
+            if steps is not None and step >= steps:
+                break
+            outputs.append(model.predict_step(batch))
+            callback_list.call("on_predict_batch_end", step, None)
+    callback_list.call("on_predict_end", None)
+    if not outputs:
+        raise ValueError("predict received no data: x has no samples.")
+    return concatenate_outputs(outputs)
+
+
+def concatenate_outputs(outputs):
+    """Concatenate per-batch outputs along the batch axis into numpy arrays (same structure)."""
+    first = outputs[0]
+    if isinstance(first, Mapping):
+        return {k: concatenate_outputs([o[k] for o in outputs]) for k in first}
+    if isinstance(first, (tuple, list)):
+        return type(first)(concatenate_outputs([o[i] for o in outputs]) for i in range(len(first)))
+    return torch.cat([o.detach().to("cpu", torch.float32 if o.dtype in (torch.float16, torch.bfloat16) else o.dtype) for o in outputs]).numpy()
+
+
+def to_device(structure, device):
+    return map_structure(lambda t: t.to(device, non_blocking=True) if t.device != device else t, structure)
+
+
+def first_leaf(structure):
+    leaves = flatten(structure)
+    return leaves[0] if leaves else None
+
+
+def is_terminal():
+    return sys.stdout.isatty()

@@ -1,0 +1,150 @@
+"""`Trainer`: what ``compile`` sets up for a model (optimizer, objective, metrics, device),
+and its preparation on the first batch (building lazy layers, binding the optimizer,
+checking labels) before any weight changes."""
+
+from __future__ import annotations
+
+import torch
+
+from danlu import optimizers as optimizers_module
+from danlu.losses.crossentropy import class_indices
+from danlu.trainer.compile_utils import CompiledLoss, CompiledMetrics, LossTracker
+from danlu.trainer.data import ArrayData, flatten, map_structure
+from danlu.trainer.loop import LoopProgress
+
+
+def choose_device(model, device=None) -> torch.device:
+    """``device`` when given; else where the model's parameters already are (if not the
+    CPU); else CUDA, then MPS, then the CPU."""
+    if device is not None and device != "auto":
+        return torch.device(device)
+    for p in model.parameters():
+        if p.device.type != "cpu":
+            return p.device
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def expected_input(model) -> str:
+    """A description of the input the model's first weighted layer expects, if known."""
+    for module in model.modules():
+        kernel = getattr(module, "kernel", None)
+        weight = getattr(module, "weight", None)
+        if type(module).__name__ == "Dense" and isinstance(kernel, torch.Tensor):
+            return f"(batch, {kernel.shape[0]})"
+        if type(module).__name__ in ("Conv2D", "Conv1D") and isinstance(kernel, torch.Tensor):
+            return f"(batch, {kernel.shape[1] * module.groups}, ...)"
+        if isinstance(module, torch.nn.Linear):
+            return f"(batch, {module.in_features})"
+        if isinstance(module, (torch.nn.Conv1d, torch.nn.Conv2d)):
+            return f"(batch, {module.in_channels}, ...)"
+        if isinstance(weight, torch.Tensor):
+            break
+    return ""
+
+
+def describe_shapes(structure) -> str:
+    return str(map_structure(lambda t: tuple(t.shape), structure))
+
+
+class Trainer:
+    """The compiled state of a model."""
+
+    def __init__(self, model, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None, weighted_metrics=None,
+                 steps_per_execution=1, jit_compile=False, device=None):
+        if isinstance(steps_per_execution, bool) or not isinstance(steps_per_execution, int) or steps_per_execution < 1:
+            raise ValueError(f"steps_per_execution must be a positive int; received {steps_per_execution!r}.")
+        self.optimizer = optimizers_module.get(optimizer)
+        self.loss = None if loss is None else CompiledLoss(loss, loss_weights)
+        if loss is None and loss_weights is not None:
+            raise ValueError("loss_weights needs a loss.")
+        self.compiled_metrics = CompiledMetrics(metrics, weighted_metrics)
+        self.loss_tracker = LossTracker()
+        self.steps_per_execution = steps_per_execution
+        self.jit_compile = jit_compile
+        self.device = choose_device(model, device)
+        self.progress = LoopProgress()
+        self.forward = model
+        if self.device.type != "cpu" or any(p.device != self.device for p in model.parameters()):
+            model.to(self.device)
+        if jit_compile:
+            self.forward = torch.compile(model)
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker, *self.compiled_metrics.metrics]
+
+    def reset_metrics(self):
+        for metric in self.metrics:
+            metric.reset_state()
+
+    def move(self, batch):
+        """Put a batch on the training device (no-op on the CPU)."""
+        if self.device.type == "cpu":
+            return batch
+        return tuple(
+            map_structure(lambda t: t.to(self.device, non_blocking=True) if t.device != self.device else t, part)
+            for part in batch
+        )
+
+    def prepare(self, model, x, y, sample_weight, data=None):
+        """Build the model on the first batch (reporting inputs it cannot take), bind the
+        optimizer, resolve metrics and check in-memory labels: all before any update."""
+        x, y, sample_weight = self.move((x, y, sample_weight))
+        was_training = model.training
+        model.eval()
+        try:
+            with torch.no_grad():
+                y_pred = model(x)
+        except (RuntimeError, ValueError, TypeError, IndexError) as error:
+            expected = expected_input(model)
+            raise ValueError(
+                f"The model cannot take inputs of shape {describe_shapes(x)}"
+                + (f"; it expects {expected}" if expected else "")
+                + f". ({type(error).__name__}: {error})"
+            ) from error
+        finally:
+            model.train(was_training)
+        model._refresh_layer_cache()
+        model._example_input = map_structure(lambda t: t[:1], x)
+        self._bind_optimizer(model)
+        if self.loss is not None and y is not None:
+            if self.loss.losses is None:
+                self.loss.build(y_pred)
+            self._check_labels(y_pred, data)
+            with torch.no_grad():
+                self.loss(y, y_pred, sample_weight)  # a loss that rejects these labels fails here
+        if self.compiled_metrics.entries is None and y is not None:
+            self.compiled_metrics.build(y, y_pred)
+
+    def _bind_optimizer(self, model):
+        optimizer = self.optimizer
+        if optimizer is None or getattr(optimizer, "param_groups", None):
+            return
+        trainable = [p for p in model.parameters() if p.requires_grad]
+        if not trainable:
+            raise ValueError("The model has no trainable weights to optimize.")
+        optimizer.build(trainable)
+
+    def _check_labels(self, y_pred, data):
+        """Validate every in-memory integer label once (sparse crossentropy), so that a bad
+        label deep in the data fails before training rather than after some updates."""
+        if not isinstance(data, ArrayData) or len(self.loss.losses) != 1 or data.y is None:
+            return
+        loss = self.loss.losses[0]
+        if not getattr(loss, "integer_labels", False) or not hasattr(loss, "fn_kwargs"):
+            return
+        axis = loss.fn_kwargs.get("axis", -1)
+        if not isinstance(y_pred, torch.Tensor) or y_pred.ndim == 0:
+            return
+        labels = flatten(data.y)
+        if len(labels) == 1:
+            class_indices(labels[0].detach().cpu(), y_pred.shape[axis], loss.fn_kwargs.get("ignore_class"), argument="y")
+
+    def backward(self, loss):
+        optimizer = self.optimizer
+        scaled = optimizer.scale_loss(loss) if hasattr(optimizer, "scale_loss") else loss
+        scaled.backward()
