@@ -17,8 +17,10 @@ class Dense(Layer):
 
     Keras arguments and defaults: ``units``, ``activation=None``, ``use_bias=True``,
     ``kernel_initializer="glorot_uniform"``, ``bias_initializer="zeros"``,
-    ``kernel_regularizer``, ``bias_regularizer``, ``activity_regularizer``; the kernel has
-    Keras' shape ``(input_dim, units)``. The input size is taken from the first input.
+    ``kernel_regularizer``, ``bias_regularizer``, ``activity_regularizer``. The input size is
+    taken from the first input. The weight is stored in PyTorch's layout, ``weight`` of shape
+    ``(units, input_dim)`` as in ``nn.Linear`` (its fastest form); ``kernel`` is the same
+    tensor in Keras' shape ``(input_dim, units)``.
     """
 
     def __init__(
@@ -35,14 +37,20 @@ class Dense(Layer):
         super().__init__(**kwargs)
 
     def build(self, input_shape):
-        self.add_weight("kernel", (input_shape[-1], self.units), self.kernel_initializer, self.kernel_regularizer)
+        fans = (float(input_shape[-1]), float(self.units))
+        self.add_weight("weight", (self.units, input_shape[-1]), self.kernel_initializer, self.kernel_regularizer, fans=fans)
         if self.use_bias:
             self.add_weight("bias", (self.units,), self.bias_initializer, self.bias_regularizer)
         else:
             self.bias = None
 
+    @property
+    def kernel(self):
+        """The weight in Keras' shape ``(input_dim, units)`` (a view of ``weight``)."""
+        return self.weight.T
+
     def call(self, inputs):
-        return self.activation(F.linear(inputs, self.kernel.T, self.bias))
+        return self.activation(F.linear(inputs, self.weight, self.bias))
 
 
 class Activation(Layer):

@@ -115,6 +115,11 @@ def reduce_weighted_values(values, sample_weight=None, mask=None, reduction="sum
     Keras' ``divide_no_nan``. An empty batch reduces to a scalar 0 (Keras returns the empty
     tensor itself).
     """
+    if sample_weight is None and mask is None and values.ndim and values.numel():
+        if reduction in ("sum_over_batch_size", "mean"):  # the common case, without the general path
+            return values.sum() / values.numel()
+        if reduction == "sum":
+            return values.sum()
     reduction = standardize_reduction(reduction)
     weights = None
     if sample_weight is not None:

@@ -9,6 +9,8 @@ Label smoothing ``s`` moves binary labels to ``y (1 - s) + s / 2`` and one-hot l
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import warnings
 
 import torch
@@ -104,6 +106,20 @@ def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=
     return -(y_true * log_prob).sum(dim=axis)
 
 
+_LABELS_PRECHECKED = contextvars.ContextVar("danlu_labels_prechecked", default=False)
+
+
+@contextlib.contextmanager
+def labels_prechecked():
+    """Within this block `class_indices` skips its value checks: the trainer uses it after
+    validating every in-memory label once, so that no step pays for the checks again."""
+    token = _LABELS_PRECHECKED.set(True)
+    try:
+        yield
+    finally:
+        _LABELS_PRECHECKED.reset(token)
+
+
 def class_indices(y_true, num_classes, ignore_class=None, argument="y_true"):
     """Validate sparse labels and return them as ``int64``.
 
@@ -115,7 +131,7 @@ def class_indices(y_true, num_classes, ignore_class=None, argument="y_true"):
     """
     if y_true.dtype == torch.bool or y_true.is_complex():
         raise TypeError(f"{argument} must hold integer class indices; received dtype {y_true.dtype}.")
-    if y_true.device.type == "cpu" and y_true.numel():
+    if y_true.device.type == "cpu" and y_true.numel() and not _LABELS_PRECHECKED.get():
         values = y_true.detach()
         if ignore_class is not None:
             values = values[values != ignore_class]
@@ -252,6 +268,30 @@ class SparseCategoricalCrossentropy(LossFunctionWrapper):
             sparse_categorical_crossentropy, reduction=reduction, name=name, dtype=dtype,
             from_logits=from_logits, ignore_class=ignore_class, axis=axis,
         )
+
+    def forward(self, y_true, y_pred, sample_weight=None):
+        fused = self._fused(y_true, y_pred, sample_weight)
+        return fused if fused is not None else super().forward(y_true, y_pred, sample_weight)
+
+    def _fused(self, y_true, y_pred, sample_weight):
+        """The common case as one PyTorch kernel with its own reduction: float32/64 scores of
+        shape (batch, classes), integer labels (batch,), no weights, no ignore_class, a mean or
+        sum reduction. The same numbers as the general path, to float32 round-off."""
+        kwargs = self.fn_kwargs
+        if (
+            sample_weight is not None or kwargs["ignore_class"] is not None
+            or self.reduction not in ("sum_over_batch_size", "mean", "sum")
+            or not isinstance(y_pred, torch.Tensor) or not isinstance(y_true, torch.Tensor)
+            or y_pred.ndim != 2 or y_true.ndim != 1 or y_true.is_floating_point() or y_true.dtype == torch.bool
+            or y_pred.dtype not in (torch.float32, torch.float64) or self.dtype not in (None, y_pred.dtype)
+            or kwargs["axis"] not in (-1, 1) or y_true.shape[0] != y_pred.shape[0] or y_pred.shape[0] == 0
+        ):
+            return None
+        labels = class_indices(y_true.to(y_pred.device), y_pred.shape[1])
+        reduction = "sum" if self.reduction == "sum" else "mean"
+        if kwargs["from_logits"]:
+            return F.cross_entropy(y_pred, labels, reduction=reduction)
+        return F.nll_loss(clipped_probabilities(y_pred, 1).log(), labels, reduction=reduction)
 
     def compute_mask(self, y_true, y_pred, values):
         ignore_class = self.fn_kwargs["ignore_class"]

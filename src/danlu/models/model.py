@@ -44,7 +44,14 @@ class Model(Layer):
         self._layer_cache = None
         self.stop_training = False
         self.history = None
-        self.register_forward_pre_hook(_clear_call_losses)
+
+    def __call__(self, *args, **kwargs):
+        # Terms added during a forward pass last until the next one (Keras). Clearing here,
+        # not in a hook, keeps PyTorch's fast call path.
+        for layer in self._layers():
+            if layer._call_losses:
+                layer._call_losses.clear()
+        return super().__call__(*args, **kwargs)
 
     def forward(self, *args, **kwargs):
         if self.module is not None:
@@ -57,6 +64,7 @@ class Model(Layer):
 
     def _refresh_layer_cache(self):
         self._layer_cache = [m for m in self.modules() if isinstance(m, Layer)]
+        self._regularized = [m for m in self._layer_cache if m._weight_regularizers]
 
     def _layers(self):
         if self._layer_cache is None:
@@ -66,7 +74,11 @@ class Model(Layer):
     @property
     def losses(self) -> list[torch.Tensor]:
         """Regularization penalties and ``add_loss`` terms of every danlu layer inside."""
-        return [loss for layer in self._layers() for loss in layer.own_losses()]
+        layers = self._layers()
+        penalties = [
+            regularizer(getattr(layer, name)) for layer in self._regularized for name, regularizer in layer._weight_regularizers
+        ]
+        return penalties + [loss for layer in layers if layer._call_losses for loss in layer._call_losses]
 
     # --- compile / fit / evaluate / predict -----------------------------------------------------
 
@@ -244,11 +256,9 @@ class Model(Layer):
 
 
 def _batch_size(x) -> int:
+    if isinstance(x, torch.Tensor):
+        return int(x.shape[0]) if x.ndim else 1
     leaves = flatten(x)
     return int(leaves[0].shape[0]) if leaves and leaves[0].ndim else 1
 
 
-def _clear_call_losses(model: Model, args):
-    for layer in model._layers():
-        if layer._call_losses:
-            layer._call_losses.clear()

@@ -37,7 +37,7 @@ def keras_power(base: float, exponent: float, dtype: torch.dtype = torch.float32
     Every other scalar stays in float64."""
     if dtype == torch.float64:
         return float(base) ** float(exponent)
-    return float(torch.tensor(base, dtype=torch.float32) ** torch.tensor(float(exponent), dtype=torch.float32))
+    return float(np.float32(base) ** np.float32(exponent))  # the same powf as torch's float32 pow
 
 
 def evaluate_closure(closure):

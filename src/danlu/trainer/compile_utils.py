@@ -136,13 +136,25 @@ class CompiledMetrics:
 
 
 class LossTracker(Mean):
-    """The running mean of the batch losses, each weighted by its batch size (Keras)."""
+    """The running mean of the batch losses, each weighted by its batch size (Keras). The
+    sample count is a Python int: batch sizes are known on the host, so one kernel a step."""
 
     def __init__(self):
         super().__init__(name="loss")
+        self.samples = 0
 
     def update(self, loss: torch.Tensor, batch_size: int):
         if self.total.device != loss.device:
             self._to_device(loss.device)
         self.total.add_(loss.detach(), alpha=batch_size)
-        self.count += batch_size
+        self.samples += batch_size
+
+    def update_state(self, values, sample_weight=None):
+        raise TypeError("The loss tracker is updated by the trainer, with update(loss, batch_size).")
+
+    def reset_state(self):
+        self.total.zero_()
+        self.samples = 0
+
+    def result(self):
+        return self.total / self.samples if self.samples else torch.zeros_like(self.total)

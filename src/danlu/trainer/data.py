@@ -124,6 +124,9 @@ class ArrayData:
     def batches(self, generator: torch.Generator | None = None, start: int = 0) -> Iterator:
         """One epoch of ``(x, y, sample_weight)`` batches, from batch ``start``."""
         x, y, w = self.x, self.y, self.sample_weight
+        if isinstance(x, torch.Tensor) and isinstance(y, torch.Tensor) and w is None:
+            yield from self._tensor_batches(generator, start)  # the common case, without structure walks
+            return
         if self.shuffle:
             order = torch.randperm(self.size, generator=generator)
             leaves = flatten(x)
@@ -144,6 +147,18 @@ class ArrayData:
                     map_structure(lambda t: t[part], y),
                     None if w is None else w[part],
                 )
+
+
+    def _tensor_batches(self, generator, start):
+        x, y, size = self.x, self.y, self.batch_size
+        if self.shuffle:
+            order = torch.randperm(self.size, generator=generator).to(x.device)
+            for i in range(start, self.steps):
+                index = order[i * size : (i + 1) * size]
+                yield x[index], y[index], None
+        else:
+            for i in range(start, self.steps):
+                yield x[i * size : (i + 1) * size], y[i * size : (i + 1) * size], None
 
 
 class StreamData:

@@ -156,6 +156,8 @@ def fit(model, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callba
     callback_list = make_callbacks(model, [history, *(callbacks or [])], verbose, epochs=epochs, steps=steps)
     model.stop_training = False
     model.train()
+    label_scope = trainer.label_checks_done()
+    label_scope.__enter__()
     callback_list.call("on_train_begin", None)
     batch_end = callback_list.has("on_train_batch_end")
     batch_begin = callback_list.has("on_train_batch_begin")
@@ -184,7 +186,7 @@ def fit(model, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callba
                     break
             if batch_begin and step % execution == 0:
                 callback_list.call("on_train_batch_begin", step, None)
-            model.train_step(batch)
+            model.train_step(trainer.move(batch))
             step += 1
             progress.step = step
             if batch_end and (step % execution == 0 or step == steps):
@@ -201,6 +203,7 @@ def fit(model, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callba
         callback_list.call("on_epoch_end", epoch, epoch_logs)
         if model.stop_training:
             break
+    label_scope.__exit__(None, None, None)
     callback_list.call("on_train_end", epoch_logs)
     model.eval()
     if trainer.optimizer is not None and hasattr(trainer.optimizer, "finalize_variable_values"):
@@ -228,7 +231,7 @@ def run_evaluation(model, data, steps, callback_list):
         for step, batch in enumerate(data.batches()):
             if steps is not None and step >= steps:
                 break
-            model.test_step(batch)
+            model.test_step(trainer.move(batch))
             if batch_end:
                 callback_list.call("on_test_batch_end", step, logs)
     final = results(trainer.metrics)
@@ -249,7 +252,8 @@ def evaluate(model, x=None, y=None, batch_size=None, verbose="auto", sample_weig
         raise ValueError("evaluate received no data: x has no samples.")
     trainer.prepare(model, *first, data=data)
     callback_list = make_callbacks(model, callbacks, verbose, steps=steps or getattr(data, "steps", None))
-    logs = run_evaluation(model, data, steps, callback_list)
+    with trainer.label_checks_done():
+        logs = run_evaluation(model, data, steps, callback_list)
     if return_dict:
         return logs
     values = list(logs.values())
@@ -263,6 +267,7 @@ def predict(model, x, batch_size=None, verbose="auto", steps=None, callbacks=Non
     check_positive_int("steps", steps, allow_none=True)
     device = model._device()
     data = adapt(x, None, None, batch_size, False, device)
+    move = (lambda batch: batch) if device.type == "cpu" else (lambda batch: tuple(to_device(part, device) for part in batch))
     callback_list = make_callbacks(model, callbacks, verbose, steps=steps or getattr(data, "steps", None))
     model.eval()
     callback_list.call("on_predict_begin", None)
@@ -271,7 +276,7 @@ def predict(model, x, batch_size=None, verbose="auto", steps=None, callbacks=Non
         for step, batch in enumerate(data.batches()):
             if steps is not None and step >= steps:
                 break
-            outputs.append(model.predict_step(batch))
+            outputs.append(model.predict_step(move(batch)))
             callback_list.call("on_predict_batch_end", step, None)
     callback_list.call("on_predict_end", None)
     if not outputs:

@@ -7,7 +7,9 @@ from __future__ import annotations
 import torch
 
 from danlu import optimizers as optimizers_module
-from danlu.losses.crossentropy import class_indices
+import contextlib
+
+from danlu.losses.crossentropy import class_indices, labels_prechecked
 from danlu.trainer.compile_utils import CompiledLoss, CompiledMetrics, LossTracker
 from danlu.trainer.data import ArrayData, flatten, map_structure
 from danlu.trainer.loop import LoopProgress
@@ -33,8 +35,8 @@ def expected_input(model) -> str:
     for module in model.modules():
         kernel = getattr(module, "kernel", None)
         weight = getattr(module, "weight", None)
-        if type(module).__name__ == "Dense" and isinstance(kernel, torch.Tensor):
-            return f"(batch, {kernel.shape[0]})"
+        if type(module).__name__ == "Dense" and isinstance(weight, torch.Tensor):
+            return f"(batch, {weight.shape[1]})"
         if type(module).__name__ in ("Conv2D", "Conv1D") and isinstance(kernel, torch.Tensor):
             return f"(batch, {kernel.shape[1] * module.groups}, ...)"
         if isinstance(module, torch.nn.Linear):
@@ -67,6 +69,8 @@ class Trainer:
         self.jit_compile = jit_compile
         self.device = choose_device(model, device)
         self.progress = LoopProgress()
+        self.labels_validated = False
+        self.prepared = False  # built, bound and resolved on a first batch
         self.forward = model
         if self.device.type != "cpu" or any(p.device != self.device for p in model.parameters()):
             model.to(self.device)
@@ -94,6 +98,11 @@ class Trainer:
         """Build the model on the first batch (reporting inputs it cannot take), bind the
         optimizer, resolve metrics and check in-memory labels: all before any update."""
         x, y, sample_weight = self.move((x, y, sample_weight))
+        if self.prepared:
+            y_pred = None
+            if self.loss is not None and y is not None and isinstance(data, ArrayData):
+                self._check_labels(self._output_example, data)
+            return
         was_training = model.training
         model.eval()
         try:
@@ -112,13 +121,12 @@ class Trainer:
         model._example_input = map_structure(lambda t: t[:1], x)
         self._bind_optimizer(model)
         if self.loss is not None and y is not None:
-            if self.loss.losses is None:
-                self.loss.build(y_pred)
+            self.loss.build(y_pred)
             self._check_labels(y_pred, data)
-            with torch.no_grad():
-                self.loss(y, y_pred, sample_weight)  # a loss that rejects these labels fails here
-        if self.compiled_metrics.entries is None and y is not None:
+        if y is not None:
             self.compiled_metrics.build(y, y_pred)
+            self._output_example = map_structure(lambda t: t[:1], y_pred)
+            self.prepared = True
 
     def _bind_optimizer(self, model):
         optimizer = self.optimizer
@@ -132,7 +140,7 @@ class Trainer:
     def _check_labels(self, y_pred, data):
         """Validate every in-memory integer label once (sparse crossentropy), so that a bad
         label deep in the data fails before training rather than after some updates."""
-        if not isinstance(data, ArrayData) or len(self.loss.losses) != 1 or data.y is None:
+        if not isinstance(data, ArrayData) or self.loss.losses is None or len(self.loss.losses) != 1 or data.y is None:
             return
         loss = self.loss.losses[0]
         if not getattr(loss, "integer_labels", False) or not hasattr(loss, "fn_kwargs"):
@@ -143,6 +151,13 @@ class Trainer:
         labels = flatten(data.y)
         if len(labels) == 1:
             class_indices(labels[0].detach().cpu(), y_pred.shape[axis], loss.fn_kwargs.get("ignore_class"), argument="y")
+            self.labels_validated = True
+
+    def label_checks_done(self):
+        """A context in which per-batch label checks are skipped, when `prepare` has already
+        validated every label of the in-memory data."""
+        validated, self.labels_validated = self.labels_validated, False
+        return labels_prechecked() if validated else contextlib.nullcontext()
 
     def backward(self, loss):
         optimizer = self.optimizer
