@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from typing import Iterable
 
 
@@ -21,3 +22,10 @@ def unknown_identifier_error(argument: str, name: str, valid: Iterable[str]) -> 
         f"Unknown {argument} identifier {name!r}.{closest_name_hint(name, valid)} "
         f"Valid names: {', '.join(valid)}."
     )
+
+
+def snake_case(name: str) -> str:
+    """Keras' ``to_snake_case``: ``Conv2D`` -> ``conv2d``, ``MaxPooling2D`` -> ``max_pooling2d``,
+    ``BinaryCrossentropy`` -> ``binary_crossentropy``."""
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import torch
 
 from danlu import initializers, regularizers
+from danlu._identifiers import snake_case
 
 
 def shape_of(inputs):
@@ -57,7 +58,7 @@ class Layer(torch.nn.Module):
         if kwargs:
             raise TypeError(f"{type(self).__name__} got unexpected argument(s): {', '.join(sorted(kwargs))}.")
         super().__init__()
-        self.name = name or unique_name(_snake_case(type(self).__name__))
+        self.name = name or unique_name(snake_case(type(self).__name__))
         self.built = False
         self.input_shape_arg = None if input_shape is None else tuple(input_shape)
         self.activity_regularizer = regularizers.get(activity_regularizer)
@@ -163,7 +164,3 @@ def unique_name(base: str) -> str:
     return base if count == 0 else f"{base}_{count}"
 
 
-def _snake_case(name: str) -> str:
-    import re
-
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()

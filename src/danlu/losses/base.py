@@ -6,11 +6,9 @@ time step); everything else lives here.
 
 from __future__ import annotations
 
-import re
-
 import torch
 
-from danlu._identifiers import closest_name_hint
+from danlu._identifiers import closest_name_hint, snake_case
 from danlu._tensors import as_tensor
 
 REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", "none", None)
@@ -148,10 +146,6 @@ def reduce_weighted_values(values, sample_weight=None, mask=None, reduction="sum
         return total / divisor if divisor else torch.zeros((), dtype=values.dtype, device=values.device)
     safe = torch.where(divisor == 0, torch.ones_like(divisor), divisor)
     return torch.where(divisor == 0, torch.zeros_like(total), total / safe)
-
-
-def snake_case(name: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
 class Loss(torch.nn.Module):

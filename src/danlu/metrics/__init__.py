@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import inspect
 
-from danlu._identifiers import unknown_identifier_error
+from danlu._identifiers import snake_case, unknown_identifier_error
 from danlu.metrics.accuracy import (
     Accuracy,
     BinaryAccuracy,
@@ -69,12 +69,11 @@ _FUNCTIONS = {
 }
 IDENTIFIERS = {
     **{cls.__name__: cls for cls in METRIC_CLASSES},
-    **{_name: _cls for _cls in METRIC_CLASSES for _name in [__import__("re").sub(r"(?<!^)(?=[A-Z])", "_", _cls.__name__).lower()]},
+    **{snake_case(_cls.__name__): _cls for _cls in METRIC_CLASSES},
     "mse": MeanSquaredError, "MSE": MeanSquaredError, "mae": MeanAbsoluteError, "MAE": MeanAbsoluteError,
     "mape": MeanAbsolutePercentageError, "MAPE": MeanAbsolutePercentageError,
     "msle": MeanSquaredLogarithmicError, "MSLE": MeanSquaredLogarithmicError,
     "bce": BinaryCrossentropy, "BCE": BinaryCrossentropy, "rmse": RootMeanSquaredError, "auc": AUC,
-    "a_u_c": AUC, "f1_score": F1Score, "r2_score": R2Score,
 }
 #: Names resolved from the shapes of the first batch, as Keras does.
 SHAPE_DEPENDENT = {"accuracy", "acc", "crossentropy", "ce"}

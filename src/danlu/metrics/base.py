@@ -6,16 +6,11 @@ State lives in tensors on the device of the first update and is only read back w
 
 from __future__ import annotations
 
-import re
-
 import torch
 
+from danlu._identifiers import snake_case
 from danlu._tensors import as_tensor
 from danlu.losses.base import squeeze_or_expand_to_same_rank
-
-
-def _snake_case(name):
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
 class Metric:
@@ -40,7 +35,7 @@ class Metric:
     direction = "down"
 
     def __init__(self, name=None, dtype=None):
-        self.name = name or _snake_case(type(self).__name__)
+        self.name = name or snake_case(type(self).__name__)
         self.dtype = dtype or torch.float32
         self._states: dict[str, torch.Tensor] = {}
 

@@ -18,6 +18,7 @@ from collections.abc import Iterable
 import numpy as np
 import torch
 
+from danlu._identifiers import snake_case
 from danlu._validation import check_number
 from danlu.optimizers import clipping
 from danlu.optimizers.schedules import InverseTimeDecay, LearningRateSchedule
@@ -50,10 +51,6 @@ def evaluate_closure(closure):
 
 def _is_learning_rate(value) -> bool:
     return isinstance(value, (int, float, LearningRateSchedule)) and not isinstance(value, bool)
-
-
-def _snake_case(name: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
 class Optimizer(torch.optim.Optimizer):
@@ -159,7 +156,7 @@ class Optimizer(torch.optim.Optimizer):
                 f"received gradient_accumulation_steps={gradient_accumulation_steps!r}."
             )
 
-        self.name = name or _snake_case(type(self).__name__)
+        self.name = name or snake_case(type(self).__name__)
         self.clipnorm = clipnorm
         self.clipvalue = clipvalue
         self.global_clipnorm = global_clipnorm

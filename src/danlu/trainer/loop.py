@@ -150,66 +150,67 @@ def fit(model, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callba
     trainer.prepare(model, *first, data=data)
 
     steps = steps_per_epoch or data.steps
-    progress = trainer.progress
-    progress.generator.manual_seed(int(torch.randint(0, 2**62, (1,)).item()))
+    trainer.progress.generator.manual_seed(int(torch.randint(0, 2**62, (1,)).item()))
     history = History()
     callback_list = make_callbacks(model, [history, *(callbacks or [])], verbose, epochs=epochs, steps=steps)
     model.stop_training = False
-    model.train()
-    label_scope = trainer.label_checks_done()
-    label_scope.__enter__()
-    callback_list.call("on_train_begin", None)
-    batch_end = callback_list.has("on_train_batch_end")
-    batch_begin = callback_list.has("on_train_batch_begin")
-    execution = trainer.steps_per_execution
-    epoch_logs = {}
-    stream = None
-    for epoch in range(initial_epoch, epochs):
-        progress.epoch, progress.step = epoch, 0
-        trainer.reset_metrics()
-        model.train()
-        callback_list.call("on_epoch_begin", epoch, None)
-        logs = LazyLogs(trainer.metrics)
-        if stream is None or isinstance(data, ArrayData) or data.reiterable:
-            stream = iter(data.batches(progress.generator))
-        step = 0
-        while step < steps:
-            batch = next(stream, None)
-            if batch is None:
-                if steps_per_epoch is not None and isinstance(data, ArrayData):
-                    stream = iter(data.batches(progress.generator))  # Keras: steps_per_epoch may span epochs of data
-                    batch = next(stream, None)
-                if batch is None:
-                    if step == 0:
-                        warnings.warn("The data ran out before this epoch started; stopping training.", stacklevel=2)
-                        model.stop_training = True
-                    break
-            if batch_begin and step % execution == 0:
-                callback_list.call("on_train_batch_begin", step, None)
-            model.train_step(trainer.move(batch))
-            step += 1
-            progress.step = step
-            if batch_end and (step % execution == 0 or step == steps):
-                callback_list.call("on_train_batch_end", step - 1, logs)
+    with trainer.label_checks_done():
+        callback_list.call("on_train_begin", None)
+        epoch_logs = {}
+        stream = None
+        for epoch in range(initial_epoch, epochs):
+            stream = train_epoch(model, data, epoch, steps, steps_per_epoch, callback_list, stream)
+            epoch_logs = results(trainer.metrics)
+            if validation is not None and (epoch + 1) % validation_freq == 0:
+                val_logs = run_evaluation(model, validation, validation_steps, callback_list)
+                epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
+            callback_list.call("on_epoch_end", epoch, epoch_logs)
             if model.stop_training:
                 break
-        if steps_per_epoch is None and not getattr(data, "steps", None):
-            callback_list.params["steps"] = step
-        epoch_logs = results(trainer.metrics)
-        if validation is not None and (epoch + 1) % validation_freq == 0:
-            val_logs = run_evaluation(model, validation, validation_steps, callback_list)
-            epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
-            model.train()
-        callback_list.call("on_epoch_end", epoch, epoch_logs)
-        if model.stop_training:
-            break
-    label_scope.__exit__(None, None, None)
     callback_list.call("on_train_end", epoch_logs)
     model.eval()
     if trainer.optimizer is not None and hasattr(trainer.optimizer, "finalize_variable_values"):
         trainer.optimizer.finalize_variable_values(None)
     model.history = history
     return history
+
+
+def train_epoch(model, data, epoch, steps, steps_per_epoch, callback_list, stream):
+    """One epoch of ``train_step`` calls; returns the batch stream (generators continue)."""
+    trainer = model._trainer
+    progress = trainer.progress
+    progress.epoch, progress.step = epoch, 0
+    trainer.reset_metrics()
+    model.train()
+    callback_list.call("on_epoch_begin", epoch, None)
+    logs = LazyLogs(trainer.metrics)
+    batch_begin, batch_end = callback_list.has("on_train_batch_begin"), callback_list.has("on_train_batch_end")
+    execution = trainer.steps_per_execution
+    if stream is None or isinstance(data, ArrayData) or data.reiterable:
+        stream = iter(data.batches(progress.generator))
+    step = 0
+    while step < steps:
+        batch = next(stream, None)
+        if batch is None and steps_per_epoch is not None and isinstance(data, ArrayData):
+            stream = iter(data.batches(progress.generator))  # Keras: steps_per_epoch may span passes over the data
+            batch = next(stream, None)
+        if batch is None:
+            if step == 0:
+                warnings.warn("The data ran out before this epoch started; stopping training.", stacklevel=3)
+                model.stop_training = True
+            break
+        if batch_begin and step % execution == 0:
+            callback_list.call("on_train_batch_begin", step, None)
+        model.train_step(trainer.move(batch))
+        step += 1
+        progress.step = step
+        if batch_end and (step % execution == 0 or step == steps):
+            callback_list.call("on_train_batch_end", step - 1, logs)
+        if model.stop_training:
+            break
+    if not callback_list.params.get("steps"):
+        callback_list.params["steps"] = step
+    return stream
 
 
 def validation_adapter(validation_data, batch_size, device):
