@@ -10,7 +10,9 @@ from typing import Iterable
 def closest_name_hint(name: str, valid: Iterable[str]) -> str:
     """Return ' Did you mean "x"?' for the closest valid name, or '' when none is close."""
     valid = list(valid)
-    lowered = {v.lower(): v for v in valid}
+    lowered = {}
+    for v in sorted(valid, key=lambda v: v != v.lower()):  # prefer the lower-case spelling
+        lowered.setdefault(v.lower(), v)
     match = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.5)
     return f' Did you mean "{lowered[match[0]]}"?' if match else ""
 

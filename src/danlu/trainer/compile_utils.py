@@ -51,6 +51,9 @@ class CompiledLoss:
     def __init__(self, loss, loss_weights=None):
         self.spec, self.loss_weights_spec = loss, loss_weights
         self.losses = None
+        for identifier in _leaves(loss):  # unknown names fail at compile, not mid-fit
+            if isinstance(identifier, str):
+                losses_module.get(identifier)
 
     def build(self, y_pred):
         names = output_names(y_pred)
@@ -82,12 +85,24 @@ class CompiledLoss:
         return total
 
 
+def _leaves(spec):
+    if isinstance(spec, dict):
+        return [leaf for value in spec.values() for leaf in _leaves(value)]
+    if isinstance(spec, (list, tuple)):
+        return [leaf for value in spec for leaf in _leaves(value)]
+    return [] if spec is None else [spec]
+
+
 class CompiledMetrics:
     """The metrics (and weighted metrics) for each output, resolved on the first batch."""
 
     def __init__(self, metrics=None, weighted_metrics=None):
         self.spec, self.weighted_spec = metrics, weighted_metrics
         self.entries = None  # [(output index, metric, weighted)]
+        for spec in (metrics, weighted_metrics):  # unknown names fail at compile, not mid-fit
+            for identifier in _leaves(spec):
+                if isinstance(identifier, str) and identifier.lower() not in metrics_module.SHAPE_DEPENDENT:
+                    metrics_module.get(identifier)
 
     def _per_output(self, spec, names):
         if spec is None:

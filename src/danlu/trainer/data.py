@@ -100,6 +100,10 @@ class ArrayData:
     def steps(self) -> int:
         return math.ceil(self.size / self.batch_size)
 
+    def first_batch(self):
+        """The first (unshuffled) batch, to build the model and check the data on."""
+        return next(self.batches(), None)
+
     def split(self, validation_split):
         """Keras' ``validation_split``: the last fraction, taken before any shuffling."""
         cut = int(self.size * (1 - validation_split))
@@ -170,17 +174,31 @@ class StreamData:
             source = DataLoader(source, batch_size=batch_size, shuffle=shuffle and not isinstance(source, IterableDataset))
         self.source = source
         self._iterator = None
+        self._peeked = None
         try:
             self.steps = len(source)
         except TypeError:
             self.steps = None
         self.reiterable = isinstance(source, DataLoader) or (isinstance(source, Iterable) and not isinstance(source, Iterator))
 
+    def first_batch(self):
+        """The first batch; from a one-pass generator it is kept and yielded again later."""
+        if self.reiterable:
+            return next(self.batches(), None)
+        if self._peeked is None:
+            self._iterator = self._iterator or iter(self.source)
+            data = next(self._iterator, None)
+            self._peeked = None if data is None else tuple(map_structure(to_tensor, part) for part in unpack(data))
+        return self._peeked
+
     def batches(self, generator=None, start=0) -> Iterator:
         if self.reiterable:
             iterator = iter(self.source)
         else:  # a generator: one pass, shared by every epoch
             iterator = self._iterator = self._iterator or iter(self.source)
+            if self._peeked is not None:
+                peeked, self._peeked = self._peeked, None
+                yield peeked
         for data in iterator:
             yield tuple(map_structure(to_tensor, part) for part in unpack(data))
 

@@ -19,6 +19,12 @@ from danlu.callbacks import CallbackList, History, ProgbarLogger
 from danlu.trainer.data import ArrayData, adapt, flatten, map_structure
 
 
+def checked_first_step(step_fn, model, batch):
+    from danlu.trainer.trainer import checked_first_step as check
+
+    return check(step_fn, model, batch)
+
+
 @dataclass
 class LoopProgress:
     """Where training stands: epoch, step within it, and the shuffling generator's state.
@@ -144,7 +150,7 @@ def fit(model, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callba
     if validation is not None and validation_batch_size is not None and isinstance(validation, ArrayData):
         validation.batch_size = validation_batch_size
 
-    first = next(data.batches(torch.Generator().manual_seed(0)), None)
+    first = data.first_batch()
     if first is None:
         raise ValueError("fit received no data: x has no samples.")
     trainer.prepare(model, *first, data=data)
@@ -154,6 +160,7 @@ def fit(model, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callba
     history = History()
     callback_list = make_callbacks(model, [history, *(callbacks or [])], verbose, epochs=epochs, steps=steps)
     model.stop_training = False
+    trainer.first_epoch = initial_epoch
     with trainer.label_checks_done():
         callback_list.call("on_train_begin", None)
         epoch_logs = {}
@@ -189,7 +196,7 @@ def train_epoch(model, data, epoch, steps, steps_per_epoch, callback_list, strea
     if stream is None or isinstance(data, ArrayData) or data.reiterable:
         stream = iter(data.batches(progress.generator))
     step = 0
-    while step < steps:
+    while steps is None or step < steps:
         batch = next(stream, None)
         if batch is None and steps_per_epoch is not None and isinstance(data, ArrayData):
             stream = iter(data.batches(progress.generator))  # Keras: steps_per_epoch may span passes over the data
@@ -201,7 +208,10 @@ def train_epoch(model, data, epoch, steps, steps_per_epoch, callback_list, strea
             break
         if batch_begin and step % execution == 0:
             callback_list.call("on_train_batch_begin", step, None)
-        model.train_step(trainer.move(batch))
+        if step == 0 and epoch == trainer.first_epoch:
+            checked_first_step(model.train_step, model, trainer.move(batch))
+        else:
+            model.train_step(trainer.move(batch))
         step += 1
         progress.step = step
         if batch_end and (step % execution == 0 or step == steps):
@@ -232,7 +242,10 @@ def run_evaluation(model, data, steps, callback_list):
         for step, batch in enumerate(data.batches()):
             if steps is not None and step >= steps:
                 break
-            model.test_step(trainer.move(batch))
+            if step == 0:
+                checked_first_step(model.test_step, model, trainer.move(batch))
+            else:
+                model.test_step(trainer.move(batch))
             if batch_end:
                 callback_list.call("on_test_batch_end", step, logs)
     final = results(trainer.metrics)
@@ -248,7 +261,7 @@ def evaluate(model, x=None, y=None, batch_size=None, verbose="auto", sample_weig
     check_positive_int("batch_size", batch_size)
     check_positive_int("steps", steps, allow_none=True)
     data = adapt(x, y, sample_weight, batch_size, False, trainer.device)
-    first = next(data.batches(), None)
+    first = data.first_batch()
     if first is None:
         raise ValueError("evaluate received no data: x has no samples.")
     trainer.prepare(model, *first, data=data)
@@ -277,7 +290,8 @@ def predict(model, x, batch_size=None, verbose="auto", steps=None, callbacks=Non
         for step, batch in enumerate(data.batches()):
             if steps is not None and step >= steps:
                 break
-            outputs.append(model.predict_step(move(batch)))
+            step_fn = (lambda b: checked_first_step(model.predict_step, model, b)) if step == 0 else model.predict_step
+            outputs.append(step_fn(move(batch)))
             callback_list.call("on_predict_batch_end", step, None)
     callback_list.call("on_predict_end", None)
     if not outputs:

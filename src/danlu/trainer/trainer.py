@@ -52,6 +52,26 @@ def describe_shapes(structure) -> str:
     return str(map_structure(lambda t: tuple(t.shape), structure))
 
 
+def input_error(model, x, error) -> ValueError:
+    """A ValueError saying which input shape the model could not take and what it expects."""
+    expected = expected_input(model)
+    return ValueError(
+        f"The model cannot take inputs of shape {describe_shapes(x)}"
+        + (f"; it expects {expected}" if expected else "")
+        + f". ({type(error).__name__}: {error})"
+    )
+
+
+def checked_first_step(step_fn, model, batch):
+    """Run a step; a RuntimeError (PyTorch's shape errors) from the first step of a call is
+    reported as inputs the model cannot take. It comes from the forward pass or the loss,
+    before the optimizer changes any weight."""
+    try:
+        return step_fn(batch)
+    except RuntimeError as error:
+        raise input_error(model, batch[0], error) from error
+
+
 class Trainer:
     """The compiled state of a model."""
 
@@ -109,12 +129,7 @@ class Trainer:
             with torch.no_grad():
                 y_pred = model(x)
         except (RuntimeError, ValueError, TypeError, IndexError) as error:
-            expected = expected_input(model)
-            raise ValueError(
-                f"The model cannot take inputs of shape {describe_shapes(x)}"
-                + (f"; it expects {expected}" if expected else "")
-                + f". ({type(error).__name__}: {error})"
-            ) from error
+            raise input_error(model, x, error) from error
         finally:
             model.train(was_training)
         model._refresh_layer_cache()
