@@ -53,3 +53,20 @@ def test_optimizers_section_prints_exactly_what_its_comments_say():
     expected = [c.strip() for c in re.findall(r"^print\(.*\)\s+# (.*)$", text, flags=re.M)]
     assert len(expected) >= 8
     assert printed.splitlines() == expected
+
+
+def test_training_section_runs_and_prints_what_it_says(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # save_weights writes into the working folder
+    text = section("Training")
+    _, printed = run_blocks(text)
+    expected = [c.strip() for c in re.findall(r"^print\(.*\)\s+# (.*)$", text, flags=re.M)]
+    assert printed.splitlines() == expected
+    assert (tmp_path / "regressor.safetensors").exists()
+
+
+def test_quick_start_has_exactly_a_demo_and_a_test_command():
+    commands = [
+        line for block in re.findall(r"```bash\n(.*?)```", section("Quick start"), flags=re.S) for line in block.splitlines()
+    ]
+    assert len(commands) == 2
+    assert commands[0].endswith("python3 -m danlu demo") and commands[1].endswith("python3 -m pytest")
