@@ -244,8 +244,13 @@ def test_inputs_the_model_cannot_take_report_the_shapes():
     model = compiled_classifier()
     x, y = classification_data(n=32)
     model.fit(x, y, verbose=0)
-    with pytest.raises(ValueError, match=r"cannot take inputs of shape \(4, 5\); it expects \(batch, 8\)"):
-        model.predict(np.zeros((4, 5), "float32"), verbose=0) if False else model.evaluate(np.zeros((4, 5), "float32"), np.zeros(4, "int64"), verbose=0)
+    for call in (
+        lambda: model.evaluate(np.zeros((4, 5), "float32"), np.zeros(4, "int64"), verbose=0),
+        lambda: model.predict(np.zeros((4, 5), "float32"), verbose=0),
+        lambda: model.fit(np.zeros((4, 5), "float32"), np.zeros(4, "int64"), verbose=0),
+    ):
+        with pytest.raises(ValueError, match=r"cannot take inputs of shape \(4, 5\); it expects \(batch, 8\)"):
+            call()
 
 
 @pytest.mark.parametrize(
