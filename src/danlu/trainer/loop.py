@@ -281,18 +281,23 @@ def predict(model, x, batch_size=None, verbose="auto", steps=None, callbacks=Non
     check_positive_int("steps", steps, allow_none=True)
     device = model._device()
     data = adapt(x, None, None, batch_size, False, device)
-    move = (lambda batch: batch) if device.type == "cpu" else (lambda batch: tuple(to_device(part, device) for part in batch))
+    on_device = device.type == "cpu" or isinstance(data, ArrayData)  # in-memory data was moved once
+    move = (lambda batch: batch) if on_device else (lambda batch: tuple(to_device(part, device) for part in batch))
     callback_list = make_callbacks(model, callbacks, verbose, steps=steps or getattr(data, "steps", None))
     model.eval()
     callback_list.call("on_predict_begin", None)
     outputs = []
+    batch_end = callback_list.has("on_predict_batch_end")
     with torch.no_grad():
         for step, batch in enumerate(data.batches()):
             if steps is not None and step >= steps:
                 break
-            step_fn = (lambda b: checked_first_step(model.predict_step, model, b)) if step == 0 else model.predict_step
-            outputs.append(step_fn(move(batch)))
-            callback_list.call("on_predict_batch_end", step, None)
+            if step == 0:
+                outputs.append(checked_first_step(model.predict_step, model, move(batch)))
+            else:
+                outputs.append(model.predict_step(move(batch)))
+            if batch_end:
+                callback_list.call("on_predict_batch_end", step, None)
     callback_list.call("on_predict_end", None)
     if not outputs:
         raise ValueError("predict received no data: x has no samples.")
