@@ -10,6 +10,9 @@ make up `losses`, which the trainer adds to the objective.
 
 from __future__ import annotations
 
+import functools
+import inspect
+
 import torch
 
 from danlu import initializers, regularizers
@@ -50,6 +53,43 @@ class Layer(torch.nn.Module):
             def call(self, inputs):
                 return inputs * self.alpha
     """
+
+    def __init_subclass__(cls, **kwargs):
+        """Record each layer's constructor arguments, so that `get_config` can return them."""
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if init is None or getattr(init, "_records_arguments", False):
+            return
+
+        @functools.wraps(init)
+        def recording_init(self, *args, **kw):
+            if "_init_arguments" not in self.__dict__:  # the outermost constructor records
+                self.__dict__["_init_arguments"] = (init, args, kw)
+            init(self, *args, **kw)
+
+        recording_init._records_arguments = True
+        cls.__init__ = recording_init
+
+    def get_config(self) -> dict:
+        """The constructor arguments (with their defaults), for `from_config`."""
+        init, args, kwargs = self.__dict__.get("_init_arguments", (None, (), {}))
+        if init is None:
+            return {"name": self.name}
+        bound = inspect.signature(init).bind(self, *args, **kwargs)
+        bound.apply_defaults()
+        config = {}
+        for name, value in list(bound.arguments.items())[1:]:
+            kind = inspect.signature(init).parameters[name].kind
+            if kind is inspect.Parameter.VAR_KEYWORD:
+                config.update(value)
+            elif kind is not inspect.Parameter.VAR_POSITIONAL:
+                config[name] = value
+        config["name"] = self.name
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict):
+        return cls(**config)
 
     def __init__(self, input_shape=None, name=None, trainable=True, activity_regularizer=None, **kwargs):
         if "input_dim" in kwargs:

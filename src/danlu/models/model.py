@@ -235,6 +235,15 @@ class Model(Layer):
         self._require_built("save_weights")
         weights_io.save_weights(self, filepath)
 
+    def save(self, filepath):
+        """Write the architecture, weights, optimizer state and compile settings to one
+        ``.danlu`` file (atomically); `danlu.models.load_model` restores a model that trains
+        on exactly as this one would."""
+        from danlu.saving.model_io import save_model
+
+        self._require_built("save")
+        save_model(self, filepath)
+
     def load_weights(self, filepath):
         """Load weights saved by `save_weights`; names and shapes must match."""
         self._require_built("load_weights")

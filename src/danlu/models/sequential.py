@@ -35,6 +35,9 @@ class Sequential(Model):
         self._layer_cache = None
         return layer
 
+    def get_config(self):
+        return {"layers": list(self.layers), "name": self.name}
+
     def call(self, inputs):
         for layer in self.layers:
             inputs = layer(inputs)

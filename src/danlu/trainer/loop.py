@@ -79,8 +79,12 @@ def resolve_verbose(verbose):
     return verbose
 
 
-def make_callbacks(model, callbacks, verbose, **params):
+def make_callbacks(model, callbacks, verbose, history=None, **params):
+    """The user's callbacks, then `History`, then the progress bar (Keras' order: both see
+    what earlier callbacks add to the logs, such as "learning_rate")."""
     callbacks = list(callbacks or [])
+    if history is not None and not any(isinstance(c, History) for c in callbacks):
+        callbacks.append(history)
     if verbose and not any(isinstance(c, ProgbarLogger) for c in callbacks):
         callbacks.append(ProgbarLogger())
     return CallbackList(callbacks, model=model, verbose=verbose, **params)
@@ -157,8 +161,8 @@ def fit(model, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callba
 
     steps = steps_per_epoch or data.steps
     trainer.progress.generator.manual_seed(int(torch.randint(0, 2**62, (1,)).item()))
-    history = History()
-    callback_list = make_callbacks(model, [history, *(callbacks or [])], verbose, epochs=epochs, steps=steps)
+    history = next((c for c in callbacks or [] if isinstance(c, History)), None) or History()
+    callback_list = make_callbacks(model, callbacks, verbose, history=history, epochs=epochs, steps=steps)
     model.stop_training = False
     trainer.first_epoch = initial_epoch
     with trainer.label_checks_done():

@@ -79,6 +79,10 @@ class Trainer:
                  steps_per_execution=1, jit_compile=False, device=None):
         if isinstance(steps_per_execution, bool) or not isinstance(steps_per_execution, int) or steps_per_execution < 1:
             raise ValueError(f"steps_per_execution must be a positive int; received {steps_per_execution!r}.")
+        self.compile_arguments = {
+            "optimizer": optimizer, "loss": loss, "loss_weights": loss_weights, "metrics": metrics,
+            "weighted_metrics": weighted_metrics, "steps_per_execution": steps_per_execution,
+        }
         self.optimizer = optimizers_module.get(optimizer)
         self.loss = None if loss is None else CompiledLoss(loss, loss_weights)
         if loss is None and loss_weights is not None:
