@@ -47,6 +47,8 @@ def test_demo_command_trains_to_95_percent_and_prints_a_bar():
     assert "Epoch 12/12" in result.stdout and "━" in result.stdout
     accuracy = float(result.stdout.split("test accuracy ")[1].split()[0])
     assert accuracy >= 0.95
+    picture = result.stdout.split("training curves: ")[1].strip()
+    assert open(picture, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
 
 
 def test_version_command():

@@ -70,3 +70,16 @@ def test_quick_start_has_exactly_a_demo_and_a_test_command():
     ]
     assert len(commands) == 2
     assert commands[0].endswith("python3 -m danlu demo") and commands[1].endswith("python3 -m pytest")
+
+
+def test_callbacks_section_runs(tmp_path, monkeypatch):
+    # The section continues the Training section's program (its data and imports).
+    monkeypatch.chdir(tmp_path)
+    namespace, _ = run_blocks(section("Training"))
+    output = io.StringIO()
+    with contextlib.redirect_stdout(output):
+        for block in python_blocks(section("Callbacks")):
+            exec(compile(block, "README.md", "exec"), namespace)
+    lines = output.getvalue().splitlines()
+    assert lines[0] == "['best.danlu', 'logs', 'training.csv']" and lines[1] == "True"
+    assert lines[2].startswith("reached 90% accuracy at epoch ") and lines[3] == "True"

@@ -20,7 +20,14 @@ from danlu import (  # noqa: E402
 )
 from danlu.models import Model, Sequential  # noqa: E402
 
+
+def plot_history(history, path=None):
+    """Draw a `History`'s loss and metrics (training against validation), one panel each;
+    save to ``path`` when given (needs matplotlib: ``pip install 'danlu[plot]'``)."""
+    return history.plot(path)
+
+
 __all__ = [
     "Model", "Sequential", "__version__", "activations", "callbacks", "initializers", "layers", "losses",
-    "metrics", "models", "optimizers", "regularizers",
+    "metrics", "models", "optimizers", "plot_history", "regularizers",
 ]

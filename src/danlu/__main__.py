@@ -44,7 +44,23 @@ def demo(epochs: int = 12, seed: int = 0) -> float:
     model.fit(x[train], y[train], batch_size=32, epochs=epochs, validation_split=0.1)
     loss, accuracy = model.evaluate(x[test], y[test], verbose=0)
     print(f"test loss {loss:.4f}, test accuracy {accuracy:.4f} ({time.perf_counter() - start:.1f} s of training)")
+    save_curves(model.history)
     return accuracy
+
+
+def save_curves(history):
+    """Draw the training curves to a PNG in the temporary folder and say where."""
+    import os
+    import tempfile
+
+    path = os.path.join(tempfile.gettempdir(), "danlu-demo-curves.png")
+    try:
+        history.plot(path)
+    except ImportError:
+        print("(install matplotlib, pip install 'danlu[plot]', to get the training curves as a picture)")
+        return None
+    print(f"training curves: {path}")
+    return path
 
 
 def main(argv=None):

@@ -85,3 +85,17 @@ def test_progress_bar_line_format():
     live = io.StringIO()
     Progbar(4, interactive=True, stream=live).update(1, {"loss": 1.0})
     assert live.getvalue().startswith("\r1/4 ━━━━━                ")
+
+
+def test_only_the_first_process_prints(monkeypatch, capsys):
+    monkeypatch.setenv("RANK", "1")
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(40, 3)).astype("float32"), rng.normal(size=(40, 1)).astype("float32")
+    model = danlu.Sequential([layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    model.fit(x, y, epochs=2, verbose=1)
+    model.evaluate(x, y, verbose=1)
+    assert capsys.readouterr().out == ""
+    monkeypatch.setenv("RANK", "0")
+    model.evaluate(x, y, verbose=1)
+    assert capsys.readouterr().out.startswith("2/2 ━━━")

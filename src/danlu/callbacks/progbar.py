@@ -104,19 +104,44 @@ class ProgbarLogger(Callback):
         self.stream = stream
         self._bar = None
 
-    def _interactive(self):
-        stream = self.stream or sys.stdout
-        return self.params.get("verbose", 1) == 1 and hasattr(stream, "isatty") and stream.isatty()
+    @staticmethod
+    def _is_first_process() -> bool:
+        """Only the first of several training processes prints (torchrun sets RANK)."""
+        import os
+
+        import torch.distributed as dist
+
+        if dist.is_available() and dist.is_initialized():
+            return dist.get_rank() == 0
+        return int(os.environ.get("RANK", "0")) == 0
+
+    def set_params(self, params):
+        super().set_params(params)
+        if not self._is_first_process():
+            self.params = {**params, "verbose": 0}
 
     def _write(self, text):
+        if self.params.get("verbose", 1) == 0:
+            return
         stream = self.stream or sys.stdout
         stream.write(text)
         stream.flush()
 
+    def _new_bar(self):
+        """A bar for the coming loop, or None when this process prints nothing."""
+        if self.params.get("verbose", 1) == 0:
+            return None
+        stream = self.stream or sys.stdout
+        interactive = self.params.get("verbose", 1) == 1 and hasattr(stream, "isatty") and stream.isatty()
+        return Progbar(self.params.get("steps"), interactive, self.stream)
+
+    def _finish(self, bar, seen, logs=None):
+        if bar is not None:
+            bar.update(self.params.get("steps") or seen, logs, finished=True)
+
     def on_epoch_begin(self, epoch, logs=None):
         self._write(f"Epoch {epoch + 1}/{self.params.get('epochs')}\n")
-        self._bar = Progbar(self.params.get("steps"), self._interactive(), self.stream)
-        self._seen = 0
+        self._bar, self._seen, self._in_epoch = self._new_bar(), 0, True
 
     def on_train_batch_end(self, batch, logs=None):
         self._seen = batch + 1
@@ -124,15 +149,13 @@ class ProgbarLogger(Callback):
             self._bar.update(batch + 1, logs)
 
     def on_epoch_end(self, epoch, logs=None):
-        if self._bar is not None:
-            self._bar.update(self.params.get("steps") or self._seen, logs, finished=True)
-            self._bar = None
+        self._finish(self._bar, self._seen, logs)
+        self._bar, self._in_epoch = None, False
 
     def on_test_begin(self, logs=None):
-        if self._bar is None:  # a standalone evaluate(), not validation inside fit
-            self._eval_bar = Progbar(self.params.get("steps"), self._interactive(), self.stream)
-        else:
-            self._eval_bar = None
+        # validation inside fit shows on the epoch's line; a standalone evaluate() has its own
+        self._eval_bar = None if getattr(self, "_in_epoch", False) else self._new_bar()
+        self._eval_seen = 0
 
     def on_test_batch_end(self, batch, logs=None):
         self._eval_seen = batch + 1
@@ -140,16 +163,16 @@ class ProgbarLogger(Callback):
             self._eval_bar.update(batch + 1, logs)
 
     def on_test_end(self, logs=None):
-        if self._eval_bar is not None:
-            self._eval_bar.update(self.params.get("steps") or getattr(self, "_eval_seen", 0), logs, finished=True)
-            self._eval_bar = None
+        self._finish(self._eval_bar, self._eval_seen, logs)
+        self._eval_bar = None
 
     def on_predict_begin(self, logs=None):
-        self._predict_bar = Progbar(self.params.get("steps"), self._interactive(), self.stream)
+        self._predict_bar, self._predict_seen = self._new_bar(), 0
 
     def on_predict_batch_end(self, batch, logs=None):
         self._predict_seen = batch + 1
-        self._predict_bar.update(batch + 1)
+        if self._predict_bar is not None:
+            self._predict_bar.update(batch + 1)
 
     def on_predict_end(self, logs=None):
-        self._predict_bar.update(self.params.get("steps") or getattr(self, "_predict_seen", 0), finished=True)
+        self._finish(self._predict_bar, self._predict_seen)

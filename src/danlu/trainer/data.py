@@ -102,7 +102,14 @@ class ArrayData:
 
     def first_batch(self):
         """The first (unshuffled) batch, to build the model and check the data on."""
-        return next(self.batches(), None)
+        if self.size == 0:
+            return None
+        part = slice(0, self.batch_size)
+        return (
+            map_structure(lambda t: t[part], self.x),
+            map_structure(lambda t: t[part], self.y),
+            None if self.sample_weight is None else self.sample_weight[part],
+        )
 
     def split(self, validation_split):
         """Keras' ``validation_split``: the last fraction, taken before any shuffling."""

@@ -35,6 +35,7 @@ class LoopProgress:
     epoch: int = 0
     step: int = 0
     generator: torch.Generator = field(default_factory=torch.Generator)
+    epoch_generator_state: torch.Tensor | None = None
 
     def state_dict(self):
         return {"epoch": self.epoch, "step": self.step, "generator": self.generator.get_state()}
@@ -169,8 +170,16 @@ def fit(model, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callba
         callback_list.call("on_train_begin", None)
         epoch_logs = {}
         stream = None
-        for epoch in range(initial_epoch, epochs):
-            stream = train_epoch(model, data, epoch, steps, steps_per_epoch, callback_list, stream)
+        start_epoch, start_step, generator_state = initial_epoch, 0, None
+        if getattr(trainer, "resume_from", None) is not None:  # set by BackupAndRestore
+            start_epoch, start_step, generator_state = trainer.resume_from
+            trainer.resume_from = None
+        for epoch in range(start_epoch, epochs):
+            resuming = epoch == start_epoch and generator_state is not None
+            stream = train_epoch(
+                model, data, epoch, steps, steps_per_epoch, callback_list, stream,
+                start_step if resuming else 0, generator_state if resuming else None,
+            )
             epoch_logs = results(trainer.metrics)
             if validation is not None and (epoch + 1) % validation_freq == 0:
                 val_logs = run_evaluation(model, validation, validation_steps, callback_list)
@@ -186,11 +195,15 @@ def fit(model, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callba
     return history
 
 
-def train_epoch(model, data, epoch, steps, steps_per_epoch, callback_list, stream):
-    """One epoch of ``train_step`` calls; returns the batch stream (generators continue)."""
+def train_epoch(model, data, epoch, steps, steps_per_epoch, callback_list, stream, start_step=0, generator_state=None):
+    """One epoch of ``train_step`` calls, from ``start_step`` when resuming (with the
+    shuffling generator's state at the epoch's start); returns the batch stream."""
     trainer = model._trainer
     progress = trainer.progress
-    progress.epoch, progress.step = epoch, 0
+    if generator_state is not None:
+        progress.generator.set_state(generator_state)
+    progress.epoch_generator_state = progress.generator.get_state()
+    progress.epoch, progress.step = epoch, start_step
     trainer.reset_metrics()
     model.train()
     callback_list.call("on_epoch_begin", epoch, None)
@@ -198,8 +211,8 @@ def train_epoch(model, data, epoch, steps, steps_per_epoch, callback_list, strea
     batch_begin, batch_end = callback_list.has("on_train_batch_begin"), callback_list.has("on_train_batch_end")
     execution = trainer.steps_per_execution
     if stream is None or isinstance(data, ArrayData) or data.reiterable:
-        stream = iter(data.batches(progress.generator))
-    step = 0
+        stream = iter(data.batches(progress.generator, start=start_step))
+    step = start_step
     while steps is None or step < steps:
         batch = next(stream, None)
         if batch is None and steps_per_epoch is not None and isinstance(data, ArrayData):
