@@ -8,6 +8,7 @@ import os
 import torch
 
 from danlu.callbacks.base import Callback
+from danlu.callbacks.monitor import check_save_freq
 from danlu.saving.atomic import atomic_path
 from danlu.saving.model_io import _join_tensors, _split_tensors
 
@@ -27,8 +28,7 @@ class BackupAndRestore(Callback):
         super().__init__()
         if not backup_dir:
             raise ValueError("backup_dir must be a folder path.")
-        if save_freq != "epoch" and (isinstance(save_freq, bool) or not isinstance(save_freq, int) or save_freq < 1):
-            raise ValueError(f"save_freq must be 'epoch' or a positive number of batches; received save_freq={save_freq!r}.")
+        check_save_freq(save_freq)
         self.backup_dir, self.save_freq, self.delete_checkpoint = os.fspath(backup_dir), save_freq, delete_checkpoint
         self.path = os.path.join(self.backup_dir, BACKUP_FILE)
         self._batches = 0

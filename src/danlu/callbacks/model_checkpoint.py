@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import string
 
-from danlu.callbacks.monitor import MonitorCallback
+from danlu.callbacks.monitor import MonitorCallback, check_save_freq
 
 
 class ModelCheckpoint(MonitorCallback):
@@ -26,9 +26,7 @@ class ModelCheckpoint(MonitorCallback):
         super().__init__(monitor, mode, baseline=initial_value_threshold)
         self.filepath = os.fspath(filepath)
         self.verbose, self.save_best_only, self.save_weights_only = verbose, save_best_only, save_weights_only
-        if save_freq != "epoch" and (isinstance(save_freq, bool) or not isinstance(save_freq, int) or save_freq < 1):
-            raise ValueError(f"save_freq must be 'epoch' or a positive number of batches; received save_freq={save_freq!r}.")
-        self.save_freq = save_freq
+        self.save_freq = check_save_freq(save_freq)
         suffix = ".safetensors" if save_weights_only else ".danlu"
         if not self.filepath.endswith(suffix):
             kind = "weights (save_weights_only=True)" if save_weights_only else "whole models"

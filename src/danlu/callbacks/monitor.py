@@ -9,6 +9,13 @@ import warnings
 from danlu.callbacks.base import Callback
 
 
+def check_save_freq(save_freq):
+    """``"epoch"`` or a positive number of batches (ModelCheckpoint, BackupAndRestore)."""
+    if save_freq != "epoch" and (isinstance(save_freq, bool) or not isinstance(save_freq, int) or save_freq < 1):
+        raise ValueError(f"save_freq must be 'epoch' or a positive number of batches; received save_freq={save_freq!r}.")
+    return save_freq
+
+
 def get_learning_rate(optimizer) -> float:
     """The current learning rate of a danlu or a plain ``torch.optim`` optimizer."""
     if hasattr(optimizer, "learning_rate"):

@@ -184,6 +184,34 @@ class Layer(torch.nn.Module):
         return f"name={self.name!r}" + ("" if self.built else ", unbuilt")
 
 
+def check_positive_int(name, value):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive int; received {name}={value!r}.")
+
+
+class KernelLayer(Layer):
+    """A layer with a kernel, an optional bias and an activation (Dense, Conv1D, Conv2D):
+    the Keras options they share, stored and applied once."""
+
+    def __init__(self, activation=None, use_bias=True, kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 kernel_regularizer=None, bias_regularizer=None, **kwargs):
+        from danlu import activations
+
+        self.activation = activations.get(activation)
+        self.use_bias = use_bias
+        self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
+        self.kernel_regularizer, self.bias_regularizer = kernel_regularizer, bias_regularizer
+        super().__init__(**kwargs)
+
+    def add_kernel_and_bias(self, shape, bias_size, fans):
+        """Create ``weight`` of ``shape`` (Keras fans given explicitly) and ``bias``."""
+        self.add_weight("weight", shape, self.kernel_initializer, self.kernel_regularizer, fans=fans)
+        if self.use_bias:
+            self.add_weight("bias", (bias_size,), self.bias_initializer, self.bias_regularizer)
+        else:
+            self.bias = None
+
+
 def _build_on_first_call(layer: Layer, args):
     if not layer.built and args:
         layer.build_from_shape(shape_of(args[0]), device=device_of(args[0]))

@@ -11,8 +11,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from danlu import activations
-from danlu.layers.base import Layer
+from danlu.layers.base import KernelLayer, Layer, check_positive_int
 
 
 def _tuple(value, rank, name):
@@ -39,7 +38,7 @@ def same_padding(spatial_shape, kernel_size, strides, dilation=None):
     return [p for pair in reversed(pads) for p in pair]
 
 
-class _Conv(Layer):
+class _Conv(KernelLayer):
     rank = 2
 
     def __init__(
@@ -47,19 +46,14 @@ class _Conv(Layer):
         use_bias=True, kernel_initializer="glorot_uniform", bias_initializer="zeros", kernel_regularizer=None,
         bias_regularizer=None, **kwargs,
     ):
-        if isinstance(filters, bool) or not isinstance(filters, int) or filters < 1:
-            raise ValueError(f"filters must be a positive int; received filters={filters!r}.")
+        check_positive_int("filters", filters)
         self.filters = filters
         self.kernel_size = _tuple(kernel_size, self.rank, "kernel_size")
         self.strides = _tuple(strides, self.rank, "strides")
         self.dilation_rate = _tuple(dilation_rate, self.rank, "dilation_rate")
         self.padding = _padding(padding)
         self.groups = groups
-        self.activation = activations.get(activation)
-        self.use_bias = use_bias
-        self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
-        self.kernel_regularizer, self.bias_regularizer = kernel_regularizer, bias_regularizer
-        super().__init__(**kwargs)
+        super().__init__(activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer, **kwargs)
 
     def build(self, input_shape):
         if len(input_shape) != self.rank + 2:
@@ -72,18 +66,18 @@ class _Conv(Layer):
             raise ValueError(f"channels ({channels}) and filters ({self.filters}) must be divisible by groups={self.groups}.")
         receptive = math.prod(self.kernel_size)
         fans = (channels // self.groups * receptive, self.filters // self.groups * receptive)
-        shape = (self.filters, channels // self.groups, *self.kernel_size)
-        self.add_weight("kernel", shape, self.kernel_initializer, self.kernel_regularizer, fans=fans)
-        if self.use_bias:
-            self.add_weight("bias", (self.filters,), self.bias_initializer, self.bias_regularizer)
-        else:
-            self.bias = None
+        self.add_kernel_and_bias((self.filters, channels // self.groups, *self.kernel_size), self.filters, fans)
 
     def call(self, inputs):
         if self.padding == "same":
             inputs = F.pad(inputs, same_padding(inputs.shape[2:], self.kernel_size, self.strides, self.dilation_rate))
         conv = F.conv2d if self.rank == 2 else F.conv1d
-        return self.activation(conv(inputs, self.kernel, self.bias, self.strides, 0, self.dilation_rate, self.groups))
+        return self.activation(conv(inputs, self.weight, self.bias, self.strides, 0, self.dilation_rate, self.groups))
+
+    @property
+    def kernel(self):
+        """The kernel, in PyTorch's layout ``(filters, channels / groups, *kernel_size)``."""
+        return self.weight
 
 
 class Conv2D(_Conv):

@@ -9,10 +9,10 @@ import torch.nn.functional as F
 
 from danlu import activations
 from danlu._validation import check_number
-from danlu.layers.base import Layer
+from danlu.layers.base import KernelLayer, Layer, check_positive_int
 
 
-class Dense(Layer):
+class Dense(KernelLayer):
     """``activation(inputs @ kernel + bias)`` on the last axis.
 
     Keras arguments and defaults: ``units``, ``activation=None``, ``use_bias=True``,
@@ -27,22 +27,13 @@ class Dense(Layer):
         self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform", bias_initializer="zeros",
         kernel_regularizer=None, bias_regularizer=None, **kwargs,
     ):
-        if isinstance(units, bool) or not isinstance(units, int) or units < 1:
-            raise ValueError(f"units must be a positive int; received units={units!r}.")
+        check_positive_int("units", units)
         self.units = units
-        self.activation = activations.get(activation)
-        self.use_bias = use_bias
-        self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
-        self.kernel_regularizer, self.bias_regularizer = kernel_regularizer, bias_regularizer
-        super().__init__(**kwargs)
+        super().__init__(activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer, **kwargs)
 
     def build(self, input_shape):
         fans = (float(input_shape[-1]), float(self.units))
-        self.add_weight("weight", (self.units, input_shape[-1]), self.kernel_initializer, self.kernel_regularizer, fans=fans)
-        if self.use_bias:
-            self.add_weight("bias", (self.units,), self.bias_initializer, self.bias_regularizer)
-        else:
-            self.bias = None
+        self.add_kernel_and_bias((self.units, input_shape[-1]), self.units, fans)
 
     @property
     def kernel(self):
