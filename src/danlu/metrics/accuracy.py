@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import torch
 
 from danlu._tensors import as_tensor
 from danlu.losses.base import squeeze_or_expand_to_same_rank

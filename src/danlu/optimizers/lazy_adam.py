@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 
-import torch
 
 from danlu.optimizers.adam import Adam
 from danlu.optimizers.base import keras_power

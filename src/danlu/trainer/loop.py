@@ -7,7 +7,6 @@ value back from the device per step: logs are computed when a callback or a log 
 
 from __future__ import annotations
 
-import sys
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -16,7 +15,7 @@ import numpy as np
 import torch
 
 from danlu.callbacks import CallbackList, History, ProgbarLogger
-from danlu.trainer.data import ArrayData, adapt, flatten, map_structure
+from danlu.trainer.data import ArrayData, adapt, map_structure
 
 
 def checked_first_step(step_fn, model, batch):
@@ -333,12 +332,3 @@ def concatenate_outputs(outputs):
 
 def to_device(structure, device):
     return map_structure(lambda t: t.to(device, non_blocking=True) if t.device != device else t, structure)
-
-
-def first_leaf(structure):
-    leaves = flatten(structure)
-    return leaves[0] if leaves else None
-
-
-def is_terminal():
-    return sys.stdout.isatty()
