@@ -21,7 +21,7 @@ def data(n=512):
 def compiled(metrics=("acc",), **kwargs):
     torch.manual_seed(0)
     model = danlu.Sequential([layers.Dense(32, activation="relu"), layers.BatchNormalization(), layers.Dense(4)])
-    model.compile(optimizer=danlu.optimizers.Adam(1e-2), loss=losses.SparseCategoricalCrossentropy(from_logits=True), metrics=list(metrics), **kwargs)
+    model.compile(optimizer=danlu.optimizers.Adam(1e-2), loss=losses.SparseCategoricalCrossentropy(from_logits=True), metrics=list(metrics), **{"device": "cuda", **kwargs})
     return model
 
 

@@ -89,7 +89,8 @@ class Model(Layer):
         ``metrics``: names ("acc" resolves by the labels' shape), metrics or functions.
         ``run_eagerly`` is accepted for compatibility (PyTorch always runs eagerly);
         ``jit_compile=True`` compiles the forward pass with ``torch.compile``; ``device``:
-        where to train (default: where the weights are, else CUDA, MPS, CPU)."""
+        where to train (default: the ``DANLU_DEVICE`` environment variable if set, else
+        where the weights are, else CUDA, MPS, CPU)."""
         self._trainer = Trainer(
             self, optimizer, loss, loss_weights, metrics, weighted_metrics, steps_per_execution, jit_compile, device
         )

@@ -8,6 +8,7 @@ import torch
 
 from danlu import optimizers as optimizers_module
 import contextlib
+import os
 
 from danlu.losses.crossentropy import class_indices, labels_prechecked
 from danlu.trainer.compile_utils import CompiledLoss, CompiledMetrics, LossTracker
@@ -16,8 +17,11 @@ from danlu.trainer.loop import LoopProgress
 
 
 def choose_device(model, device=None) -> torch.device:
-    """``device`` when given; else where the model's parameters already are (if not the
-    CPU); else CUDA, then MPS, then the CPU."""
+    """``device`` when given; else the ``DANLU_DEVICE`` environment variable when set; else
+    where the model's parameters already are (if not the CPU); else CUDA, then MPS, then
+    the CPU."""
+    if device is None and os.environ.get("DANLU_DEVICE"):
+        device = os.environ["DANLU_DEVICE"]
     if device is not None and device != "auto":
         return torch.device(device)
     for p in model.parameters():
