@@ -14,7 +14,7 @@ import torch
 from danlu.layers.base import Layer
 from danlu.saving import weights as weights_io
 from danlu.trainer import loop
-from danlu.trainer.data import flatten, unpack
+from danlu.trainer.data import flatten, map_structure, num_samples, to_tensor, unpack
 from danlu.trainer.trainer import Trainer
 
 
@@ -144,8 +144,8 @@ class Model(Layer):
         loss = trainer.loss(y, y_pred, sample_weight) if trainer.loss is not None else None
         extra = self.losses
         if extra:
-            penalty = torch.stack([torch.as_tensor(v, dtype=torch.float32).to(extra[0].device if isinstance(extra[0], torch.Tensor) else "cpu").reshape(()) for v in extra]).sum()
-            loss = penalty if loss is None else loss + penalty.to(loss.device)
+            penalty = sum(extra[1:], extra[0])
+            loss = penalty if loss is None else loss + penalty
         if loss is None:
             raise ValueError("There is no loss to compute: compile(loss=...) or add_loss() in the model.")
         return loss
@@ -185,8 +185,9 @@ class Model(Layer):
     # --- Single batches ------------------------------------------------------------------------
 
     def _single_batch(self, x, y, sample_weight, method):
+        """All of ``x`` as one batch, on the training device, with the model prepared."""
         trainer = self._require_compiled(method)
-        data = loop.adapt(x, y, sample_weight, batch_size=max(loop.ArrayData(x).size, 1) if y is not None or x is not None else 1, device=trainer.device)
+        data = loop.adapt(x, y, sample_weight, batch_size=_num_samples(x), device=trainer.device)
         batch = next(data.batches())
         trainer.prepare(self, *batch, data=data)
         return trainer, trainer.move(batch)
@@ -210,7 +211,7 @@ class Model(Layer):
     def predict_on_batch(self, x):
         self.eval()
         device = self._device()
-        data = loop.adapt(x, batch_size=max(loop.ArrayData(x).size, 1), device=device)
+        data = loop.adapt(x, batch_size=_num_samples(x), device=device)
         with torch.no_grad():
             return loop.concatenate_outputs([self.predict_step(next(data.batches()))])
 
@@ -263,6 +264,10 @@ class Model(Layer):
         from danlu.models.summary import summary
 
         return summary(self, print_fn)
+
+
+def _num_samples(x) -> int:
+    return max(num_samples(map_structure(to_tensor, x), "x"), 1)
 
 
 def _batch_size(x) -> int:
