@@ -132,44 +132,29 @@ class ArrayData:
             parts.append(piece)
         return parts
 
+    def _selectors(self, generator, start, device):
+        """What picks each batch: index tensors of a fresh permutation, or slices."""
+        size = self.batch_size
+        if self.shuffle:
+            order = torch.randperm(self.size, generator=generator).to(device)
+            return (order[i * size : (i + 1) * size] for i in range(start, self.steps))
+        return (slice(i * size, (i + 1) * size) for i in range(start, self.steps))
+
     def batches(self, generator: torch.Generator | None = None, start: int = 0) -> Iterator:
         """One epoch of ``(x, y, sample_weight)`` batches, from batch ``start``."""
         x, y, w = self.x, self.y, self.sample_weight
+        leaves = flatten(x)
+        selectors = self._selectors(generator, start, leaves[0].device if leaves else torch.device("cpu"))
         if isinstance(x, torch.Tensor) and isinstance(y, torch.Tensor) and w is None:
-            yield from self._tensor_batches(generator, start)  # the common case, without structure walks
+            for pick in selectors:  # the common case, without structure walks
+                yield x[pick], y[pick], None
             return
-        if self.shuffle:
-            order = torch.randperm(self.size, generator=generator)
-            leaves = flatten(x)
-            device = leaves[0].device if leaves else torch.device("cpu")
-            order = order.to(device)
-            for i in range(start, self.steps):
-                index = order[i * self.batch_size : (i + 1) * self.batch_size]
-                yield (
-                    map_structure(lambda t: t[index], x),
-                    map_structure(lambda t: t[index], y),
-                    None if w is None else w[index],
-                )
-        else:
-            for i in range(start, self.steps):
-                part = slice(i * self.batch_size, (i + 1) * self.batch_size)
-                yield (
-                    map_structure(lambda t: t[part], x),
-                    map_structure(lambda t: t[part], y),
-                    None if w is None else w[part],
-                )
-
-
-    def _tensor_batches(self, generator, start):
-        x, y, size = self.x, self.y, self.batch_size
-        if self.shuffle:
-            order = torch.randperm(self.size, generator=generator).to(x.device)
-            for i in range(start, self.steps):
-                index = order[i * size : (i + 1) * size]
-                yield x[index], y[index], None
-        else:
-            for i in range(start, self.steps):
-                yield x[i * size : (i + 1) * size], y[i * size : (i + 1) * size], None
+        for pick in selectors:
+            yield (
+                map_structure(lambda t: t[pick], x),
+                map_structure(lambda t: t[pick], y),
+                None if w is None else w[pick],
+            )
 
 
 class StreamData:
