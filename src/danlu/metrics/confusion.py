@@ -81,40 +81,32 @@ def _divide_no_nan(a, b):
     return torch.where(b == 0, torch.zeros_like(a), a / torch.where(b == 0, torch.ones_like(b), b))
 
 
-class TruePositives(_ConfusionCounts):
-    direction = "up"
+class _Tally(_ConfusionCounts):
+    """One of the four weighted counts (its ``tally``), named after it by default."""
 
-    def __init__(self, thresholds=None, name="true_positives", dtype=None):
-        super().__init__(thresholds, name=name, dtype=dtype)
+    tally = ""
 
-    def result(self):
-        return self._scalar_or_vector(self.true_positives.clone())
-
-
-class FalsePositives(_ConfusionCounts):
-    def __init__(self, thresholds=None, name="false_positives", dtype=None):
-        super().__init__(thresholds, name=name, dtype=dtype)
+    def __init__(self, thresholds=None, name=None, dtype=None):
+        super().__init__(thresholds, name=name or self.tally, dtype=dtype)
 
     def result(self):
-        return self._scalar_or_vector(self.false_positives.clone())
+        return self._scalar_or_vector(getattr(self, self.tally).clone())
 
 
-class TrueNegatives(_ConfusionCounts):
-    direction = "up"
-
-    def __init__(self, thresholds=None, name="true_negatives", dtype=None):
-        super().__init__(thresholds, name=name, dtype=dtype)
-
-    def result(self):
-        return self._scalar_or_vector(self.true_negatives.clone())
+class TruePositives(_Tally):
+    tally, direction = "true_positives", "up"
 
 
-class FalseNegatives(_ConfusionCounts):
-    def __init__(self, thresholds=None, name="false_negatives", dtype=None):
-        super().__init__(thresholds, name=name, dtype=dtype)
+class FalsePositives(_Tally):
+    tally = "false_positives"
 
-    def result(self):
-        return self._scalar_or_vector(self.false_negatives.clone())
+
+class TrueNegatives(_Tally):
+    tally, direction = "true_negatives", "up"
+
+
+class FalseNegatives(_Tally):
+    tally = "false_negatives"
 
 
 class Precision(_ConfusionCounts):
