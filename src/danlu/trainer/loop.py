@@ -15,13 +15,8 @@ import numpy as np
 import torch
 
 from danlu.callbacks import CallbackList, History, ProgbarLogger
+from danlu.trainer.checks import checked_first_step
 from danlu.trainer.data import ArrayData, adapt, map_structure
-
-
-def checked_first_step(step_fn, model, batch):
-    from danlu.trainer.trainer import checked_first_step as check
-
-    return check(step_fn, model, batch)
 
 
 @dataclass

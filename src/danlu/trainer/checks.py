@@ -1,0 +1,49 @@
+"""Reporting inputs a model cannot take: the shape seen and the shape expected."""
+
+from __future__ import annotations
+
+import torch
+
+from danlu.trainer.data import map_structure
+
+
+def expected_input(model) -> str:
+    """A description of the input the model's first weighted layer expects, if known."""
+    for module in model.modules():
+        kernel = getattr(module, "kernel", None)
+        weight = getattr(module, "weight", None)
+        if type(module).__name__ == "Dense" and isinstance(weight, torch.Tensor):
+            return f"(batch, {weight.shape[1]})"
+        if type(module).__name__ in ("Conv2D", "Conv1D") and isinstance(kernel, torch.Tensor):
+            return f"(batch, {kernel.shape[1] * module.groups}, ...)"
+        if isinstance(module, torch.nn.Linear):
+            return f"(batch, {module.in_features})"
+        if isinstance(module, (torch.nn.Conv1d, torch.nn.Conv2d)):
+            return f"(batch, {module.in_channels}, ...)"
+        if isinstance(weight, torch.Tensor):
+            break
+    return ""
+
+
+def describe_shapes(structure) -> str:
+    return str(map_structure(lambda t: tuple(t.shape), structure))
+
+
+def input_error(model, x, error) -> ValueError:
+    """A ValueError saying which input shape the model could not take and what it expects."""
+    expected = expected_input(model)
+    return ValueError(
+        f"The model cannot take inputs of shape {describe_shapes(x)}"
+        + (f"; it expects {expected}" if expected else "")
+        + f". ({type(error).__name__}: {error})"
+    )
+
+
+def checked_first_step(step_fn, model, batch):
+    """Run a step; a RuntimeError (PyTorch's shape errors) from the first step of a call is
+    reported as inputs the model cannot take. It comes from the forward pass or the loss,
+    before the optimizer changes any weight."""
+    try:
+        return step_fn(batch)
+    except RuntimeError as error:
+        raise input_error(model, batch[0], error) from error
