@@ -18,7 +18,20 @@ from danlu import (  # noqa: E402
     optimizers,
     regularizers,
 )
+from danlu._variables import Variable  # noqa: E402
 from danlu.models import Model, Sequential  # noqa: E402
+from danlu.optimizers import schedules as _schedules  # noqa: E402
+from danlu.saving import serialization as _serialization  # noqa: E402
+
+# Each family's classes (and functions) are registered under the module users import them
+# from, so that configs name them without ambiguity ("danlu.losses" vs "danlu.metrics").
+for _module in (initializers, regularizers, losses, metrics, optimizers, _schedules, layers, models):
+    _serialization.register_module(_module.__name__, {
+        name: value for name, value in vars(_module).items()
+        if not name.startswith("_") and getattr(value, "__module__", "").startswith("danlu.")
+    })
+_serialization.register_functions(activations.ACTIVATIONS)
+_serialization.register_functions({fn.__name__: fn for fn in losses.LOSS_FUNCTIONS})
 
 
 def plot_history(history, path=None):
@@ -28,6 +41,6 @@ def plot_history(history, path=None):
 
 
 __all__ = [
-    "Model", "Sequential", "__version__", "activations", "callbacks", "initializers", "layers", "losses",
+    "Model", "Sequential", "Variable", "__version__", "activations", "callbacks", "initializers", "layers", "losses",
     "metrics", "models", "optimizers", "plot_history", "regularizers",
 ]

@@ -169,11 +169,24 @@ def test_model_checkpoint_weights_every_n_batches(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["w-1-2.safetensors", "w-1-4.safetensors"]
 
 
+def test_model_checkpoint_writes_danlu_files_under_keras_names(tmp_path):
+    x, y = data()
+    model = tiny_model()
+    model.fit(x, y, epochs=1, verbose=0, callbacks=[
+        callbacks.ModelCheckpoint(str(tmp_path / "m.keras")),
+        callbacks.ModelCheckpoint(str(tmp_path / "w.weights.h5"), save_weights_only=True),
+    ])
+    restored = danlu.models.load_model(tmp_path / "m.keras")
+    other = tiny_model()
+    other(torch.as_tensor(x[:2]))
+    other.load_weights(tmp_path / "w.weights.h5")
+    for a, b, c in zip(model.parameters(), restored.parameters(), other.parameters()):
+        assert torch.equal(a, b) and torch.equal(a, c)
+    with pytest.raises(ValueError, match="is a whole-model file .*load_model"):
+        other.load_weights(tmp_path / "m.keras")
+
+
 def test_model_checkpoint_errors_before_training(tmp_path):
-    with pytest.raises(ValueError, match="end in '.danlu'"):
-        callbacks.ModelCheckpoint(str(tmp_path / "m.keras"))
-    with pytest.raises(ValueError, match="end in '.safetensors'"):
-        callbacks.ModelCheckpoint(str(tmp_path / "m.danlu"), save_weights_only=True)
     x, y = data()
     model = tiny_model()
     before = [p.detach().clone() for p in model.parameters()]

@@ -34,7 +34,7 @@ class ReduceLROnPlateau(MonitorCallback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs if logs is not None else {}
-        optimizer = self.model.optimizer
+        optimizer = self.model.trainer.optimizer
         logs["learning_rate"] = get_learning_rate(optimizer)
         current = self.monitored_value(logs)
         if current is None:
@@ -67,7 +67,7 @@ class LearningRateScheduler(Callback):
         self.schedule, self.verbose = schedule, verbose
 
     def on_epoch_begin(self, epoch, logs=None):
-        optimizer = self.model.optimizer
+        optimizer = self.model.trainer.optimizer
         try:
             value = self.schedule(epoch, get_learning_rate(optimizer))
         except TypeError:
@@ -80,4 +80,4 @@ class LearningRateScheduler(Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
-            logs["learning_rate"] = get_learning_rate(self.model.optimizer)
+            logs["learning_rate"] = get_learning_rate(self.model.trainer.optimizer)

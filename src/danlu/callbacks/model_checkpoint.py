@@ -13,10 +13,11 @@ class ModelCheckpoint(MonitorCallback):
     (``save_best_only``).
 
     ``filepath`` may hold ``{epoch:02d}`` (1-based), ``{batch}`` and any log name, e.g.
-    ``"ckpt/{epoch:02d}-{val_loss:.2f}.danlu"``. Whole-model files end in ``.danlu``
-    (`Model.save`: weights, optimizer state, configs); with ``save_weights_only`` they end in
-    ``.safetensors`` (`Model.save_weights`). Every file is written to a temporary name and
-    renamed, so a crash never leaves a half-written checkpoint in place of a good one.
+    ``"ckpt/{epoch:02d}-{val_loss:.2f}.keras"``. Each file is a whole model (`Model.save`:
+    weights, optimizer state, configs) or, with ``save_weights_only``, the weights
+    (`Model.save_weights`), always in danlu's safetensors-based format whatever the suffix
+    (``.keras``, ``.weights.h5``, ``.danlu``, ...). Every file is written to a temporary name
+    and renamed, so a crash never leaves a half-written checkpoint in place of a good one.
     ``initial_value_threshold`` is the value to beat before the first save when
     ``save_best_only``. Defaults as Keras: ``monitor="val_loss"``, ``save_freq="epoch"``.
     """
@@ -27,10 +28,6 @@ class ModelCheckpoint(MonitorCallback):
         self.filepath = os.fspath(filepath)
         self.verbose, self.save_best_only, self.save_weights_only = verbose, save_best_only, save_weights_only
         self.save_freq = check_save_freq(save_freq)
-        suffix = ".safetensors" if save_weights_only else ".danlu"
-        if not self.filepath.endswith(suffix):
-            kind = "weights (save_weights_only=True)" if save_weights_only else "whole models"
-            raise ValueError(f"ModelCheckpoint files for {kind} end in {suffix!r}; received filepath={self.filepath!r}.")
         self.format_keys = {field for _, field, _, _ in string.Formatter().parse(self.filepath) if field}
         self.best = initial_value_threshold
         self._batches_since_save = 0

@@ -17,18 +17,12 @@ def check_save_freq(save_freq):
 
 
 def get_learning_rate(optimizer) -> float:
-    """The current learning rate of a danlu or a plain ``torch.optim`` optimizer."""
-    if hasattr(optimizer, "learning_rate"):
-        return float(optimizer.learning_rate)
-    return float(optimizer.param_groups[0]["lr"])
+    """The optimizer's current learning rate, as a Python float."""
+    return float(optimizer.learning_rate)
 
 
 def set_learning_rate(optimizer, value: float) -> None:
-    if hasattr(optimizer, "learning_rate"):
-        optimizer.learning_rate = float(value)
-    else:
-        for group in optimizer.param_groups:
-            group["lr"] = float(value)
+    optimizer.learning_rate = float(value)
 
 
 class MonitorCallback(Callback):

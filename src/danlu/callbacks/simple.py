@@ -80,9 +80,8 @@ class SwapEMAWeights(Callback):
         self._swapped = False
 
     def _optimizer(self):
-        optimizer = self.model.optimizer
-        optimizer = getattr(optimizer, "optimizer", optimizer)  # through LossScaleOptimizer / Lookahead
-        if not getattr(optimizer, "use_ema", False):
+        optimizer = self.model.trainer.optimizer
+        if not optimizer.use_ema:
             raise ValueError("SwapEMAWeights needs an optimizer created with use_ema=True.")
         return optimizer
 

@@ -46,7 +46,7 @@ class TensorBoard(Callback):
     def on_train_begin(self, logs=None):
         self._global_step = 0
         writer = self._writer("train")
-        example = getattr(self.model, "_example_input", None)
+        example = self.model.example_input
         if self.write_graph and example is not None:
             try:
                 with warnings.catch_warnings():

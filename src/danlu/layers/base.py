@@ -184,11 +184,6 @@ class Layer(torch.nn.Module):
         return f"name={self.name!r}" + ("" if self.built else ", unbuilt")
 
 
-def check_positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int; received {name}={value!r}.")
-
-
 class KernelLayer(Layer):
     """A layer with a kernel, an optional bias and an activation (Dense, Conv1D, Conv2D):
     the Keras options they share, stored and applied once."""

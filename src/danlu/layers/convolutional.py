@@ -11,7 +11,8 @@ import math
 import torch
 import torch.nn.functional as F
 
-from danlu.layers.base import KernelLayer, Layer, check_positive_int
+from danlu._validation import check_positive_int
+from danlu.layers.base import KernelLayer, Layer
 
 
 def _tuple(value, rank, name):

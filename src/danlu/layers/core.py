@@ -7,8 +7,8 @@ import math
 import torch.nn.functional as F
 
 from danlu import activations
-from danlu._validation import check_number
-from danlu.layers.base import KernelLayer, Layer, check_positive_int
+from danlu._validation import check_number, check_positive_int
+from danlu.layers.base import KernelLayer, Layer
 
 
 class Dense(KernelLayer):

@@ -2,6 +2,6 @@
 
 from danlu.models.model import Model
 from danlu.models.sequential import Sequential
-from danlu.saving.model_io import load_model
+from danlu.models.model_io import load_model
 
 __all__ = ["Model", "Sequential", "load_model"]

@@ -12,9 +12,10 @@ from __future__ import annotations
 import torch
 
 from danlu.layers.base import Layer
+from danlu.saving import serialization
 from danlu.saving import weights as weights_io
 from danlu.trainer import loop
-from danlu.trainer.data import flatten, map_structure, num_samples, to_tensor, unpack
+from danlu.trainer.data import adapt, class_weights_to_sample_weights, flatten, map_structure, num_samples, to_tensor, unpack
 from danlu.trainer.trainer import Trainer
 
 
@@ -44,6 +45,9 @@ class Model(Layer):
         self._layer_cache = None
         self.stop_training = False
         self.history = None
+        #: One sample of the inputs the model was built on (``summary`` and TensorBoard's
+        #: graph run it); set by the first ``fit`` / ``evaluate`` / ``predict`` batch.
+        self.example_input = None
 
     def __call__(self, *args, **kwargs):
         # Terms added during a forward pass last until the next one (Keras). Clearing here,
@@ -62,22 +66,23 @@ class Model(Layer):
 
     # --- Losses -------------------------------------------------------------------------------
 
-    def _refresh_layer_cache(self):
-        self._layer_cache = [m for m in self.modules() if isinstance(m, Layer)]
-        self._regularized = [m for m in self._layer_cache if m._weight_regularizers]
-
     def _layers(self):
-        if self._layer_cache is None:
-            self._refresh_layer_cache()
-        return self._layer_cache
+        """The danlu layers inside (cached once every one of them is built: layers may create
+        sublayers in ``build``)."""
+        cache = self._layer_cache
+        if cache is None:
+            cache = [m for m in self.modules() if isinstance(m, Layer)]
+            if all(layer.built for layer in cache if layer is not self):
+                self._layer_cache = cache
+                self._regularized = [m for m in cache if m._weight_regularizers]
+        return cache
 
     @property
     def losses(self) -> list[torch.Tensor]:
         """Regularization penalties and ``add_loss`` terms of every danlu layer inside."""
         layers = self._layers()
-        penalties = [
-            regularizer(getattr(layer, name)) for layer in self._regularized for name, regularizer in layer._weight_regularizers
-        ]
+        regularized = self._regularized if self._layer_cache is not None else [m for m in layers if m._weight_regularizers]
+        penalties = [regularizer(getattr(layer, name)) for layer in regularized for name, regularizer in layer._weight_regularizers]
         return penalties + [loss for layer in layers if layer._call_losses for loss in layer._call_losses]
 
     # --- compile / fit / evaluate / predict -----------------------------------------------------
@@ -95,7 +100,7 @@ class Model(Layer):
             self, optimizer, loss, loss_weights, metrics, weighted_metrics, steps_per_execution, jit_compile, device
         )
         self.run_eagerly = run_eagerly
-        self._refresh_layer_cache()
+        self._layer_cache = None
 
     def _require_compiled(self, method):
         if self._trainer is None:
@@ -105,8 +110,40 @@ class Model(Layer):
         return self._trainer
 
     @property
+    def trainer(self) -> Trainer | None:
+        """The compiled training run (None before ``compile``): its optimizer in danlu's
+        interface, metrics, device, progress, and ``state_dict()`` / ``load_state_dict()``
+        of the whole run (what BackupAndRestore saves)."""
+        return self._trainer
+
+    @property
     def optimizer(self):
-        return None if self._trainer is None else self._trainer.optimizer
+        """The optimizer given to ``compile`` (the same object)."""
+        return None if self._trainer is None else self._trainer.user_optimizer
+
+    def get_compile_config(self) -> dict | None:
+        """The arguments of ``compile`` as JSON-able configs (Keras 3), or None before
+        ``compile``; `compile_from_config` is its inverse. Raises ``ValueError`` naming
+        what cannot be saved (e.g. a plain function as a loss)."""
+        if self._trainer is None:
+            return None
+        arguments = {**self._trainer.compile_arguments, "optimizer": self._trainer.optimizer}
+        return {
+            name: serialization.serialize(arguments[name], name)
+            for name in ("optimizer", "loss", "loss_weights", "metrics", "weighted_metrics", "steps_per_execution", "jit_compile")
+        }
+
+    def compile_from_config(self, config: dict, custom_objects=None) -> None:
+        """``compile`` with the arguments `get_compile_config` returned."""
+        def load(name, module=None):
+            return serialization.deserialize(config.get(name), custom_objects, module)
+
+        self.compile(
+            optimizer=load("optimizer", "danlu.optimizers") or "rmsprop", loss=load("loss", "danlu.losses"),
+            loss_weights=config.get("loss_weights"), metrics=load("metrics", "danlu.metrics"),
+            weighted_metrics=load("weighted_metrics", "danlu.metrics"),
+            steps_per_execution=config.get("steps_per_execution", 1), jit_compile=config.get("jit_compile", False),
+        )
 
     @property
     def metrics(self):
@@ -122,19 +159,19 @@ class Model(Layer):
             steps_per_epoch=None, validation_steps=None, validation_batch_size=None, validation_freq=1):
         """Train for ``epochs`` epochs; returns a `History` (also ``model.history``)."""
         return loop.fit(
-            self, x, y, batch_size, epochs, verbose, callbacks, validation_split, validation_data, shuffle,
-            class_weight, sample_weight, initial_epoch, steps_per_epoch, validation_steps, validation_batch_size,
+            self._require_compiled("fit"), x, y, batch_size, epochs, verbose, callbacks, validation_split, validation_data,
+            shuffle, class_weight, sample_weight, initial_epoch, steps_per_epoch, validation_steps, validation_batch_size,
             validation_freq,
         )
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
                  callbacks=None, return_dict=False):
         """The loss and metrics over the data: a scalar (loss only), a list, or a dict."""
-        return loop.evaluate(self, x, y, batch_size, verbose, sample_weight, steps, callbacks, return_dict)
+        return loop.evaluate(self._require_compiled("evaluate"), x, y, batch_size, verbose, sample_weight, steps, callbacks, return_dict)
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
-        """The model's outputs as numpy arrays, concatenated over batches."""
-        return loop.predict(self, x, batch_size, verbose, steps, callbacks)
+        """The model's outputs as numpy arrays, concatenated over batches (no compile needed)."""
+        return loop.predict(self._trainer or Trainer.for_inference(self), x, batch_size, verbose, steps, callbacks)
 
     # --- Steps ---------------------------------------------------------------------------------
 
@@ -187,15 +224,15 @@ class Model(Layer):
     def _single_batch(self, x, y, sample_weight, method):
         """All of ``x`` as one batch, on the training device, with the model prepared."""
         trainer = self._require_compiled(method)
-        data = loop.adapt(x, y, sample_weight, batch_size=_num_samples(x), device=trainer.device)
+        data = adapt(x, y, sample_weight, batch_size=_num_samples(x), device=trainer.device)
         batch = next(data.batches())
-        trainer.prepare(self, *batch, data=data)
+        trainer.prepare(*batch, data=data)
         return trainer, trainer.move(batch)
 
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
         """One step on one batch; returns the running loss and metrics (Keras 3)."""
         if class_weight is not None:
-            sample_weight = loop.class_weights_to_sample_weights(class_weight, y, sample_weight)
+            sample_weight = class_weights_to_sample_weights(class_weight, y, sample_weight)
         trainer, batch = self._single_batch(x, y, sample_weight, "train_on_batch")
         self.train()
         self.train_step(batch)
@@ -210,10 +247,10 @@ class Model(Layer):
 
     def predict_on_batch(self, x):
         self.eval()
-        device = self._device()
-        data = loop.adapt(x, batch_size=_num_samples(x), device=device)
+        trainer = self._trainer or Trainer.for_inference(self)
+        data = adapt(x, batch_size=_num_samples(x), device=trainer.device)
         with torch.no_grad():
-            return loop.concatenate_outputs([self.predict_step(next(data.batches()))])
+            return loop.concatenate_outputs([self.predict_step(trainer.move(next(data.batches())))])
 
     @staticmethod
     def _batch_logs(trainer, return_dict):
@@ -223,33 +260,29 @@ class Model(Layer):
         values = list(logs.values())
         return values[0] if len(values) == 1 else values
 
-    def _device(self) -> torch.device:
-        if self._trainer is not None:
-            return self._trainer.device
-        for p in self.parameters():
-            return p.device
-        return torch.device("cpu")
-
     # --- Weights and summary -------------------------------------------------------------------
 
     def save_weights(self, filepath):
-        """Write the weights to a ``.safetensors`` file (atomically)."""
+        """Write the weights (parameters and buffers) to ``filepath``, atomically, in danlu's
+        safetensors-based format whatever the suffix (``.weights.h5`` from a Keras program
+        works too)."""
         self._require_built("save_weights")
-        weights_io.save_weights(self, filepath)
+        weights_io.save_weights(self.state_dict(), filepath)
+
+    def load_weights(self, filepath):
+        """Load weights saved by `save_weights`; names and shapes are checked first and a
+        mismatch changes nothing."""
+        self._require_built("load_weights")
+        self.load_state_dict(weights_io.load_weights(filepath, self.state_dict()))
 
     def save(self, filepath):
-        """Write the architecture, weights, optimizer state and compile settings to one
-        ``.danlu`` file (atomically); `danlu.models.load_model` restores a model that trains
-        on exactly as this one would."""
-        from danlu.saving.model_io import save_model
+        """Write the architecture, weights, optimizer state and compile settings to one file
+        (atomically, danlu's format whatever the suffix: ``.keras`` works);
+        `danlu.models.load_model` restores a model that trains on exactly as this one would."""
+        from danlu.models.model_io import save_model
 
         self._require_built("save")
         save_model(self, filepath)
-
-    def load_weights(self, filepath):
-        """Load weights saved by `save_weights`; names and shapes must match."""
-        self._require_built("load_weights")
-        weights_io.load_weights(self, filepath)
 
     def _require_built(self, method):
         unbuilt = [m.name for m in self.modules() if isinstance(m, Layer) and not m.built and m is not self]

@@ -23,7 +23,7 @@ def _format_shape(shape):
 def _example(model):
     """One sample to run through the model: the first training input seen, or zeros of the
     first layer's ``input_shape``."""
-    example = getattr(model, "_example_input", None)
+    example = model.example_input
     if example is not None:
         return example
     for module in model.modules():

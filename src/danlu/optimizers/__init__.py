@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import inspect
 
+import torch
+
 from danlu._identifiers import unknown_identifier_error
 from danlu.optimizers import schedules
 from danlu.optimizers.adadelta import Adadelta
@@ -31,7 +33,9 @@ from danlu.optimizers.nadam import Nadam
 from danlu.optimizers.radam import RAdam
 from danlu.optimizers.rmsprop import RMSprop
 from danlu.optimizers.sgd import SGD
-from danlu.optimizers.wrappers import Lookahead, LossScaleOptimizer, Ranger
+from danlu.optimizers.lookahead import Lookahead, Ranger
+from danlu.optimizers.loss_scale import LossScaleOptimizer
+from danlu.optimizers.wrapper import OptimizerWrapper, TorchOptimizer, as_optimizer
 
 OPTIMIZER_CLASSES = (
     SGD, RMSprop, Adagrad, Adadelta, Adam, AdamW, Adamax, Nadam, Lion, Ftrl, Adafactor, Lamb, Muon,
@@ -66,7 +70,7 @@ def deserialize(config, custom_objects=None):
     if cls is None:
         raise unknown_identifier_error("optimizer class", str(name), known)
     inner = dict(config.get("config") or {})
-    if cls in (Lookahead, LossScaleOptimizer, Ranger) or "custom_objects" in inspect.signature(cls.from_config).parameters:
+    if "custom_objects" in inspect.signature(cls.from_config).parameters:
         return cls.from_config(inner, custom_objects)
     return cls.from_config(inner)
 
@@ -77,8 +81,12 @@ def get(identifier):
     A name (``"adam"``, ``"rmsprop"``, ``"sgdm"`` for SGD with momentum 0.9, ``"nag"`` for
     Nesterov SGD with momentum 0.9; any case) gives a new optimizer with Keras' defaults; a
     config dict gives the optimizer it describes; an optimizer instance is returned as is.
-    Unknown names raise ``ValueError`` naming the closest valid one.
+    A ``torch.optim`` optimizer is returned as is too (`as_optimizer` adapts it where it is
+    used); ``None`` gives ``None``. Unknown names raise ``ValueError`` naming the closest
+    valid one.
     """
+    if identifier is None:
+        return None
     if isinstance(identifier, str):
         key = identifier.lower()
         if key not in IDENTIFIERS:
@@ -87,7 +95,7 @@ def get(identifier):
         return cls(**kwargs)
     if isinstance(identifier, dict):
         return deserialize(identifier)
-    if isinstance(identifier, (Optimizer, Lookahead, LossScaleOptimizer)) or hasattr(identifier, "param_groups"):
+    if isinstance(identifier, torch.optim.Optimizer):  # danlu's, or torch's (adapted where it is used)
         return identifier
     if inspect.isclass(identifier) and issubclass(identifier, Optimizer):
         return identifier()
@@ -98,6 +106,7 @@ def get(identifier):
 
 
 __all__ = [
-    "IDENTIFIERS", "Optimizer", "deserialize", "get", "schedules", "serialize",
+    "IDENTIFIERS", "Optimizer", "OptimizerWrapper", "TorchOptimizer", "as_optimizer", "deserialize", "get",
+    "schedules", "serialize",
     *(cls.__name__ for cls in OPTIMIZER_CLASSES),
 ]

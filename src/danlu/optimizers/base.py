@@ -395,6 +395,8 @@ class Optimizer(torch.optim.Optimizer):
     @torch.no_grad()
     def _apply(self, grouped: list[tuple[dict, list[torch.Tensor], list[torch.Tensor]]]) -> None:
         """Run the pipeline on ``[(group, params, grads)]`` (``None`` gradients removed)."""
+        if not self.supports_sparse and not self.gradient_accumulation_steps:
+            self._check_dense(grouped)
         state = self.state
         for group, params, _ in grouped:
             for p in params:
@@ -437,6 +439,18 @@ class Optimizer(torch.optim.Optimizer):
                 }
                 self.update(bucket_params, bucket_grads, slots, group, lr, step)
         self._finish_step()
+
+    def _check_dense(self, grouped):
+        """Refuse sparse gradients, before anything changes, unless the rule takes them."""
+        for _, params, grads in grouped:
+            for p, g in zip(params, grads):
+                if g.is_sparse:
+                    raise ValueError(
+                        f"{type(self).__name__} does not support sparse gradients (a parameter of shape "
+                        f"{tuple(p.shape)} received one, e.g. from torch.nn.Embedding(..., sparse=True) or "
+                        "danlu.layers.Embedding(..., sparse=True)). Use LazyAdam or SGD, or dense gradients "
+                        "(sparse=False)."
+                    )
 
     def _finish_step(self):
         if self.use_ema:

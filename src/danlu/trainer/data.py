@@ -208,3 +208,32 @@ def adapt(x, y=None, sample_weight=None, batch_size=32, shuffle=False, device=No
     if x is None:
         raise ValueError("x is required: arrays, tensors, a Dataset, a DataLoader or a generator.")
     return ArrayData(x, y, sample_weight, batch_size, shuffle, device)
+
+
+def to_device(structure, device):
+    """Move every tensor of a structure to ``device`` (non-blocking; tensors already there stay)."""
+    return map_structure(lambda t: t.to(device, non_blocking=True) if t.device != device else t, structure)
+
+
+def class_weights_to_sample_weights(class_weight, y, sample_weight):
+    """Keras: each sample's weight is multiplied by the weight of its class."""
+    if not isinstance(class_weight, Mapping):
+        raise TypeError(f"class_weight must be a dict {{class index: weight}}; received {class_weight!r}.")
+    labels = y if isinstance(y, torch.Tensor) else torch.as_tensor(np.asarray(y))
+    if labels.ndim > 1 and labels.shape[-1] > 1:
+        labels, num_classes = labels.argmax(dim=-1), labels.shape[-1]
+    else:
+        labels = labels.reshape(labels.shape[0], -1)[:, 0]
+        labels = labels.round().long() if labels.is_floating_point() else labels.long()
+        num_classes = int(labels.max()) + 1 if labels.numel() else 0
+        num_classes = max(num_classes, 2)
+    unknown = [c for c in class_weight if not (isinstance(c, (int, np.integer)) and 0 <= c < num_classes)]
+    if unknown:
+        raise ValueError(f"class_weight names class {unknown[0]!r}, which does not exist: the labels have classes 0..{num_classes - 1}.")
+    table = torch.ones(num_classes)
+    for c, w in class_weight.items():
+        table[int(c)] = float(w)
+    weights = table[labels.cpu()]
+    if sample_weight is not None:
+        weights = weights * torch.as_tensor(np.asarray(sample_weight), dtype=torch.float32).reshape(-1)
+    return weights

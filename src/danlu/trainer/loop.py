@@ -9,34 +9,13 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 
-import numpy as np
 import torch
 
+from danlu._validation import check_positive_int
 from danlu.callbacks import CallbackList, History, ProgbarLogger
 from danlu.trainer.checks import checked_first_step
-from danlu.trainer.data import ArrayData, adapt, map_structure
-
-
-@dataclass
-class LoopProgress:
-    """Where training stands: epoch, step within it, and the shuffling generator's state.
-
-    ``state_dict()`` / ``load_state_dict()`` save and restore it (the permutation of the
-    current epoch is regenerated from the saved generator state)."""
-
-    epoch: int = 0
-    step: int = 0
-    generator: torch.Generator = field(default_factory=torch.Generator)
-    epoch_generator_state: torch.Tensor | None = None
-
-    def state_dict(self):
-        return {"epoch": self.epoch, "step": self.step, "generator": self.generator.get_state()}
-
-    def load_state_dict(self, state):
-        self.epoch, self.step = int(state["epoch"]), int(state["step"])
-        self.generator.set_state(state["generator"])
+from danlu.trainer.data import ArrayData, adapt, class_weights_to_sample_weights
 
 
 class LazyLogs(Mapping):
@@ -85,41 +64,11 @@ def make_callbacks(model, callbacks, verbose, history=None, **params):
     return CallbackList(callbacks, model=model, verbose=verbose, **params)
 
 
-def check_positive_int(name, value, allow_none=False):
-    if value is None and allow_none:
-        return
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive int; received {name}={value!r}.")
-
-
-def class_weights_to_sample_weights(class_weight, y, sample_weight):
-    """Keras: each sample's weight is multiplied by the weight of its class."""
-    if not isinstance(class_weight, Mapping):
-        raise TypeError(f"class_weight must be a dict {{class index: weight}}; received {class_weight!r}.")
-    labels = y if isinstance(y, torch.Tensor) else torch.as_tensor(np.asarray(y))
-    if labels.ndim > 1 and labels.shape[-1] > 1:
-        labels, num_classes = labels.argmax(dim=-1), labels.shape[-1]
-    else:
-        labels = labels.reshape(labels.shape[0], -1)[:, 0]
-        labels = labels.round().long() if labels.is_floating_point() else labels.long()
-        num_classes = int(labels.max()) + 1 if labels.numel() else 0
-        num_classes = max(num_classes, 2)
-    unknown = [c for c in class_weight if not (isinstance(c, (int, np.integer)) and 0 <= c < num_classes)]
-    if unknown:
-        raise ValueError(f"class_weight names class {unknown[0]!r}, which does not exist: the labels have classes 0..{num_classes - 1}.")
-    table = torch.ones(num_classes)
-    for c, w in class_weight.items():
-        table[int(c)] = float(w)
-    weights = table[labels.cpu()]
-    if sample_weight is not None:
-        weights = weights * torch.as_tensor(np.asarray(sample_weight), dtype=torch.float32).reshape(-1)
-    return weights
-
-
-def fit(model, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
+def fit(trainer, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
         validation_data=None, shuffle=True, class_weight=None, sample_weight=None, initial_epoch=0,
         steps_per_epoch=None, validation_steps=None, validation_batch_size=None, validation_freq=1):
-    trainer = model._require_compiled("fit")
+    """Keras' ``fit`` over the trainer's model (arguments checked before anything runs)."""
+    model = trainer.model
     verbose = resolve_verbose(verbose)
     batch_size = 32 if batch_size is None else batch_size
     check_positive_int("batch_size", batch_size)
@@ -152,61 +101,53 @@ def fit(model, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callba
     first = data.first_batch()
     if first is None:
         raise ValueError("fit received no data: x has no samples.")
-    trainer.prepare(model, *first, data=data)
+    trainer.prepare(*first, data=data)
 
     steps = steps_per_epoch or data.steps
-    trainer.progress.generator.manual_seed(int(torch.randint(0, 2**62, (1,)).item()))
+    progress = trainer.progress
+    progress.start(initial_epoch, seed=int(torch.randint(0, 2**62, (1,)).item()))
     history = next((c for c in callbacks or [] if isinstance(c, History)), None) or History()
     callback_list = make_callbacks(model, callbacks, verbose, history=history, epochs=epochs, steps=steps)
     model.stop_training = False
-    trainer.first_epoch = initial_epoch
+    epoch_logs = {}
     with trainer.label_checks_done():
         callback_list.call("on_train_begin", None)
-        epoch_logs = {}
+        start_epoch, start_step, generator_state = progress.take_resume_point() or (initial_epoch, 0, None)
         stream = None
-        start_epoch, start_step, generator_state = initial_epoch, 0, None
-        if getattr(trainer, "resume_from", None) is not None:  # set by BackupAndRestore
-            start_epoch, start_step, generator_state = trainer.resume_from
-            trainer.resume_from = None
         for epoch in range(start_epoch, epochs):
             resuming = epoch == start_epoch and generator_state is not None
-            stream = train_epoch(
-                model, data, epoch, steps, steps_per_epoch, callback_list, stream,
-                start_step if resuming else 0, generator_state if resuming else None,
-            )
+            progress.begin_epoch(epoch, start_step if resuming else 0, generator_state if resuming else None)
+            stream = train_epoch(trainer, data, steps, steps_per_epoch, callback_list, stream)
+            progress.finish_epoch()
             epoch_logs = results(trainer.metrics)
             if validation is not None and (epoch + 1) % validation_freq == 0:
-                val_logs = run_evaluation(model, validation, validation_steps, callback_list)
+                val_logs = run_evaluation(trainer, validation, validation_steps, callback_list)
                 epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
             callback_list.call("on_epoch_end", epoch, epoch_logs)
             if model.stop_training:
                 break
     callback_list.call("on_train_end", epoch_logs)
     model.eval()
-    if trainer.optimizer is not None and hasattr(trainer.optimizer, "finalize_variable_values"):
+    if trainer.optimizer is not None:
         trainer.optimizer.finalize_variable_values(None)
     model.history = history
     return history
 
 
-def train_epoch(model, data, epoch, steps, steps_per_epoch, callback_list, stream, start_step=0, generator_state=None):
-    """One epoch of ``train_step`` calls, from ``start_step`` when resuming (with the
-    shuffling generator's state at the epoch's start); returns the batch stream."""
-    trainer = model._trainer
-    progress = trainer.progress
-    if generator_state is not None:
-        progress.generator.set_state(generator_state)
-    progress.epoch_generator_state = progress.generator.get_state()
-    progress.epoch, progress.step = epoch, start_step
+def train_epoch(trainer, data, steps, steps_per_epoch, callback_list, stream):
+    """One epoch of ``train_step`` calls, from the progress' step (when resuming, the
+    shuffling generator was set to its state at the epoch's start); returns the stream."""
+    model, progress = trainer.model, trainer.progress
     trainer.reset_metrics()
     model.train()
-    callback_list.call("on_epoch_begin", epoch, None)
+    callback_list.call("on_epoch_begin", progress.epoch, None)
     logs = LazyLogs(trainer.metrics)
     batch_begin, batch_end = callback_list.has("on_train_batch_begin"), callback_list.has("on_train_batch_end")
     execution = trainer.steps_per_execution
+    step = progress.step
     if stream is None or isinstance(data, ArrayData) or data.reiterable:
-        stream = iter(data.batches(progress.generator, start=start_step))
-    step = start_step
+        stream = iter(data.batches(progress.generator, start=step))
+    first_call_step = step == 0 and progress.epoch == progress.first_epoch
     while steps is None or step < steps:
         batch = next(stream, None)
         if batch is None and steps_per_epoch is not None and isinstance(data, ArrayData):
@@ -219,12 +160,13 @@ def train_epoch(model, data, epoch, steps, steps_per_epoch, callback_list, strea
             break
         if batch_begin and step % execution == 0:
             callback_list.call("on_train_batch_begin", step, None)
-        if step == 0 and epoch == trainer.first_epoch:
+        if first_call_step:
             checked_first_step(model.train_step, model, trainer.move(batch))
+            first_call_step = False
         else:
             model.train_step(trainer.move(batch))
         step += 1
-        progress.step = step
+        progress.finish_step()
         if batch_end and (step % execution == 0 or step == steps):
             callback_list.call("on_train_batch_end", step - 1, logs)
         if model.stop_training:
@@ -242,8 +184,9 @@ def validation_adapter(validation_data, batch_size, device):
     return adapt(validation_data, batch_size=batch_size, shuffle=False, device=device)
 
 
-def run_evaluation(model, data, steps, callback_list):
-    trainer = model._trainer
+def run_evaluation(trainer, data, steps, callback_list):
+    """One pass of ``test_step`` over ``data``; returns the logs (Python floats)."""
+    model = trainer.model
     trainer.reset_metrics()
     model.eval()
     callback_list.call("on_test_begin", None)
@@ -264,9 +207,9 @@ def run_evaluation(model, data, steps, callback_list):
     return final
 
 
-def evaluate(model, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None, callbacks=None,
+def evaluate(trainer, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None, callbacks=None,
              return_dict=False):
-    trainer = model._require_compiled("evaluate")
+    """Keras' ``evaluate``: the loss and metrics over the data."""
     verbose = resolve_verbose(verbose)
     batch_size = 32 if batch_size is None else batch_size
     check_positive_int("batch_size", batch_size)
@@ -275,25 +218,27 @@ def evaluate(model, x=None, y=None, batch_size=None, verbose="auto", sample_weig
     first = data.first_batch()
     if first is None:
         raise ValueError("evaluate received no data: x has no samples.")
-    trainer.prepare(model, *first, data=data)
-    callback_list = make_callbacks(model, callbacks, verbose, steps=steps or getattr(data, "steps", None))
+    trainer.prepare(*first, data=data)
+    callback_list = make_callbacks(trainer.model, callbacks, verbose, steps=steps or getattr(data, "steps", None))
     with trainer.label_checks_done():
-        logs = run_evaluation(model, data, steps, callback_list)
+        logs = run_evaluation(trainer, data, steps, callback_list)
     if return_dict:
         return logs
     values = list(logs.values())
     return values[0] if len(values) == 1 else values
 
 
-def predict(model, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+def predict(trainer, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+    """Keras' ``predict``: the model's outputs as numpy arrays, concatenated over batches."""
+    model = trainer.model
     verbose = resolve_verbose(verbose)
     batch_size = 32 if batch_size is None else batch_size
     check_positive_int("batch_size", batch_size)
     check_positive_int("steps", steps, allow_none=True)
-    device = model._device()
+    device = trainer.device
     data = adapt(x, None, None, batch_size, False, device)
     on_device = device.type == "cpu" or isinstance(data, ArrayData)  # in-memory data was moved once
-    move = (lambda batch: batch) if on_device else (lambda batch: tuple(to_device(part, device) for part in batch))
+    move = (lambda batch: batch) if on_device else trainer.move
     callback_list = make_callbacks(model, callbacks, verbose, steps=steps or getattr(data, "steps", None))
     model.eval()
     callback_list.call("on_predict_begin", None)
@@ -323,7 +268,3 @@ def concatenate_outputs(outputs):
     if isinstance(first, (tuple, list)):
         return type(first)(concatenate_outputs([o[i] for o in outputs]) for i in range(len(first)))
     return torch.cat([o.detach().to("cpu", torch.float32 if o.dtype in (torch.float16, torch.bfloat16) else o.dtype) for o in outputs]).numpy()
-
-
-def to_device(structure, device):
-    return map_structure(lambda t: t.to(device, non_blocking=True) if t.device != device else t, structure)

@@ -1,20 +1,31 @@
-"""`Trainer`: what ``compile`` sets up for a model (optimizer, objective, metrics, device),
-and its preparation on the first batch (building lazy layers, binding the optimizer,
-checking labels) before any weight changes."""
+"""`Trainer`: a compiled model's training run — what ``compile`` set up (optimizer,
+objective, metrics, device), its preparation on the first batch, and the run's state.
+
+The trainer owns the run; the loops in `danlu.trainer.loop` take it. Its public surface, for
+callbacks and saving (nothing else reads its attributes):
+
+- ``optimizer``: the optimizer in danlu's interface (a danlu optimizer, or the adapter around
+  a ``torch.optim`` one); ``user_optimizer``: the object given to ``compile``;
+- ``metrics`` / ``reset_metrics()``; ``device``; ``progress`` (a `TrainingProgress`);
+- ``bind_optimizer()``: create the optimizer's state for the model's trainable weights;
+- ``state_dict()`` / ``load_state_dict(state)``: everything a killed run needs to continue
+  (model, optimizer, position, random generators), and the declaration of where it resumes.
+"""
 
 from __future__ import annotations
+
+import contextlib
+import os
 
 import torch
 
 from danlu import optimizers as optimizers_module
-import contextlib
-import os
-
+from danlu._validation import check_positive_int
 from danlu.losses.crossentropy import class_indices, labels_prechecked
-from danlu.trainer.compile_utils import CompiledLoss, CompiledMetrics, LossTracker
 from danlu.trainer.checks import input_error
-from danlu.trainer.data import ArrayData, flatten, map_structure
-from danlu.trainer.loop import LoopProgress
+from danlu.trainer.compile_utils import CompiledLoss, CompiledMetrics, LossTracker
+from danlu.trainer.data import ArrayData, flatten, map_structure, to_device
+from danlu.trainer.progress import TrainingProgress
 
 
 def choose_device(model, device=None) -> torch.device:
@@ -35,27 +46,34 @@ def choose_device(model, device=None) -> torch.device:
     return torch.device("cpu")
 
 
+def device_of(model) -> torch.device:
+    """Where the model's weights are (the CPU for a model without weights)."""
+    for p in model.parameters():
+        return p.device
+    return torch.device("cpu")
+
+
 class Trainer:
-    """The compiled state of a model."""
+    """The compiled state of a model and its training run (see the module docstring)."""
 
     def __init__(self, model, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None, weighted_metrics=None,
                  steps_per_execution=1, jit_compile=False, device=None):
-        if isinstance(steps_per_execution, bool) or not isinstance(steps_per_execution, int) or steps_per_execution < 1:
-            raise ValueError(f"steps_per_execution must be a positive int; received {steps_per_execution!r}.")
-        self.compile_arguments = {
-            "optimizer": optimizer, "loss": loss, "loss_weights": loss_weights, "metrics": metrics,
-            "weighted_metrics": weighted_metrics, "steps_per_execution": steps_per_execution,
-        }
-        self.optimizer = optimizers_module.get(optimizer)
-        self.loss = None if loss is None else CompiledLoss(loss, loss_weights)
+        check_positive_int("steps_per_execution", steps_per_execution)
         if loss is None and loss_weights is not None:
             raise ValueError("loss_weights needs a loss.")
+        self.model = model
+        self.compile_arguments = {
+            "optimizer": optimizer, "loss": loss, "loss_weights": loss_weights, "metrics": metrics,
+            "weighted_metrics": weighted_metrics, "steps_per_execution": steps_per_execution, "jit_compile": jit_compile,
+        }
+        self.user_optimizer = optimizers_module.get(optimizer)
+        self.optimizer = None if self.user_optimizer is None else optimizers_module.as_optimizer(self.user_optimizer)
+        self.loss = None if loss is None else CompiledLoss(loss, loss_weights)
         self.compiled_metrics = CompiledMetrics(metrics, weighted_metrics)
         self.loss_tracker = LossTracker()
         self.steps_per_execution = steps_per_execution
-        self.jit_compile = jit_compile
         self.device = choose_device(model, device)
-        self.progress = LoopProgress()
+        self.progress = TrainingProgress()
         self.labels_validated = False
         self.prepared = False  # built, bound and resolved on a first batch
         self.forward = model
@@ -63,6 +81,13 @@ class Trainer:
             model.to(self.device)
         if jit_compile:
             self.forward = torch.compile(model)
+
+    @classmethod
+    def for_inference(cls, model) -> "Trainer":
+        """A trainer for ``predict`` on an uncompiled model: no optimizer, the weights' device."""
+        return cls(model, optimizer=None, device=device_of(model))
+
+    # --- Metrics ------------------------------------------------------------------------------
 
     @property
     def metrics(self):
@@ -72,21 +97,20 @@ class Trainer:
         for metric in self.metrics:
             metric.reset_state()
 
+    # --- Batches ------------------------------------------------------------------------------
+
     def move(self, batch):
         """Put a batch on the training device (no-op on the CPU)."""
         if self.device.type == "cpu":
             return batch
-        return tuple(
-            map_structure(lambda t: t.to(self.device, non_blocking=True) if t.device != self.device else t, part)
-            for part in batch
-        )
+        return tuple(to_device(part, self.device) for part in batch)
 
-    def prepare(self, model, x, y, sample_weight, data=None):
+    def prepare(self, x, y, sample_weight, data=None):
         """Build the model on the first batch (reporting inputs it cannot take), bind the
         optimizer, resolve metrics and check in-memory labels: all before any update."""
+        model = self.model
         x, y, sample_weight = self.move((x, y, sample_weight))
         if self.prepared:
-            y_pred = None
             if self.loss is not None and y is not None and isinstance(data, ArrayData):
                 self._check_labels(self._output_example, data)
             return
@@ -99,9 +123,8 @@ class Trainer:
             raise input_error(model, x, error) from error
         finally:
             model.train(was_training)
-        model._refresh_layer_cache()
-        model._example_input = map_structure(lambda t: t[:1], x)
-        self._bind_optimizer(model)
+        model.example_input = map_structure(lambda t: t[:1], x)
+        self.bind_optimizer()
         if self.loss is not None and y is not None:
             self.loss.build(y_pred)
             self._check_labels(y_pred, data)
@@ -110,11 +133,12 @@ class Trainer:
             self._output_example = map_structure(lambda t: t[:1], y_pred)
             self.prepared = True
 
-    def _bind_optimizer(self, model):
+    def bind_optimizer(self):
+        """Create the optimizer's state for the model's trainable weights (once)."""
         optimizer = self.optimizer
-        if optimizer is None or getattr(optimizer, "param_groups", None):
+        if optimizer is None or optimizer.built:
             return
-        trainable = [p for p in model.parameters() if p.requires_grad]
+        trainable = [p for p in self.model.parameters() if p.requires_grad]
         if not trainable:
             raise ValueError("The model has no trainable weights to optimize.")
         optimizer.build(trainable)
@@ -141,7 +165,34 @@ class Trainer:
         validated, self.labels_validated = self.labels_validated, False
         return labels_prechecked() if validated else contextlib.nullcontext()
 
+    # --- Steps --------------------------------------------------------------------------------
+
     def backward(self, loss):
-        optimizer = self.optimizer
-        scaled = optimizer.scale_loss(loss) if hasattr(optimizer, "scale_loss") else loss
-        scaled.backward()
+        """``loss.backward()`` on the optimizer's scaled loss (loss scaling, ``loss_scale_factor``)."""
+        self.optimizer.scale_loss(loss).backward()
+
+    # --- The run's state ----------------------------------------------------------------------
+
+    def state_dict(self) -> dict:
+        """Everything a killed run needs to continue exactly: the weights, the optimizer's
+        state, the position (`TrainingProgress.state_dict`) and the random generators."""
+        rng = {"torch": torch.get_rng_state()}
+        if torch.cuda.is_available() and torch.cuda.is_initialized():
+            rng["cuda"] = list(torch.cuda.get_rng_state_all())
+        return {
+            "model": dict(self.model.state_dict()),
+            "optimizer": None if self.optimizer is None else self.optimizer.state_dict(),
+            "progress": self.progress.state_dict(),
+            "rng": rng,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore a `state_dict` and declare its position as where training resumes."""
+        self.model.load_state_dict(state["model"])
+        if self.optimizer is not None and state.get("optimizer") is not None:
+            self.bind_optimizer()
+            self.optimizer.load_state_dict(state["optimizer"])
+        torch.set_rng_state(state["rng"]["torch"])
+        if "cuda" in state["rng"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+        self.progress.resume_from(state["progress"])
