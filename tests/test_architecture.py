@@ -4,8 +4,9 @@ names, and the layering of STYLE.md holds:
     models -> trainer -> {callbacks, metrics, layers} -> {losses, optimizers, regularizers,
     initializers, activations} -> saving -> private utils (danlu/_*.py)
 
-``distribute`` and ``mixed_precision`` are strategy objects the trainer asks; ``utils`` and
-``datasets`` are leaves users import. Lazy imports inside functions count like any other.
+``distribute`` is a strategy object the trainer asks; ``mixed_precision`` holds the dtype
+policies layers are built with (so it sits below them); ``constraints`` are what optimizers
+apply after an update; ``utils`` and ``datasets`` are leaves users import. Lazy imports inside functions count like any other.
 """
 
 import ast
@@ -19,9 +20,10 @@ LEVELS = {
     "models": 8,
     "distribute": 7.5,
     "trainer": 7,
-    "mixed_precision": 6.5,
     "callbacks": 6, "metrics": 6, "layers": 6,
+    "mixed_precision": 5.5,
     "losses": 5, "optimizers": 5, "regularizers": 5, "initializers": 5, "activations": 5,
+    "constraints": 4.8,
     "utils": 4.5, "datasets": 4.5,
     "saving": 4,
     "_private": 0,

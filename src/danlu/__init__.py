@@ -10,22 +10,25 @@ __version__ = "0.1.0"
 from danlu import (  # noqa: E402
     activations,
     callbacks,
+    constraints,
     initializers,
     layers,
     losses,
     metrics,
+    mixed_precision,
     models,
     optimizers,
     regularizers,
 )
 from danlu._variables import Variable  # noqa: E402
+from danlu.layers import Input, KerasTensor  # noqa: E402
 from danlu.models import Model, Sequential  # noqa: E402
 from danlu.optimizers import schedules as _schedules  # noqa: E402
 from danlu.saving import serialization as _serialization  # noqa: E402
 
 # Each family's classes (and functions) are registered under the module users import them
 # from, so that configs name them without ambiguity ("danlu.losses" vs "danlu.metrics").
-for _module in (initializers, regularizers, losses, metrics, optimizers, _schedules, layers, models):
+for _module in (initializers, regularizers, constraints, mixed_precision, losses, metrics, optimizers, _schedules, layers, models):
     _serialization.register_module(_module.__name__, {
         name: value for name, value in vars(_module).items()
         if not name.startswith("_") and getattr(value, "__module__", "").startswith("danlu.")
@@ -41,6 +44,7 @@ def plot_history(history, path=None):
 
 
 __all__ = [
-    "Model", "Sequential", "Variable", "__version__", "activations", "callbacks", "initializers", "layers", "losses",
-    "metrics", "models", "optimizers", "plot_history", "regularizers",
+    "Input", "KerasTensor", "Model", "Sequential", "Variable", "__version__", "activations", "callbacks", "constraints",
+    "initializers", "layers", "losses", "metrics", "mixed_precision", "models", "optimizers", "plot_history",
+    "regularizers",
 ]

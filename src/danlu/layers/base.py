@@ -1,11 +1,26 @@
-"""The `Layer` base: a ``torch.nn.Module`` built lazily from its first input, Keras style.
+"""The `Layer` base: a ``torch.nn.Module`` with Keras' layer protocol.
 
-A layer creates its weights in ``build(input_shape)`` with `add_weight` (initializer and
-regularizer by Keras name) and computes in ``call(inputs)``; ``build`` runs once, on the first
-call, with the input's shape (batch axis included), and the new weights land on the input's
-device. ``input_shape=`` (without the batch axis) builds at construction instead.
-Regularization penalties of weights, ``activity_regularizer`` outputs and ``add_loss`` terms
-make up `losses`, which the trainer adds to the objective.
+- **Building**: ``build(input_shape)`` runs once, on the first call (or at construction with
+  ``input_shape=``, or when called on a symbolic `danlu.Input`), and creates weights with
+  `add_weight`; new weights land on the input's device.
+- **Calling**: ``call(inputs, training=None, mask=None)``. ``training`` is the module's mode:
+  ``model.train()`` / ``model.eval()`` (PyTorch) or ``layer(x, training=True)`` (Keras, for
+  that call only); ``fit`` trains with ``training=True``, ``evaluate`` / ``predict`` use
+  ``False``. Layers are created in inference mode, so a direct call ``model(x)`` is an
+  inference call, as in Keras. A ``call`` that names a ``training`` (or ``mask``) argument
+  receives it; nested layers follow their parent's mode.
+- **Masks** (Keras): a layer with ``supports_masking`` passes the mask of its input on;
+  ``compute_mask(inputs, mask)`` makes new ones (``Embedding(mask_zero=True)``,
+  ``Masking``). The mask travels on the tensor as ``tensor._keras_mask``.
+- **Weights**: `weights` (own trainable, own non-trainable, then each sublayer's — Keras'
+  order), `trainable_weights`, `non_trainable_weights`, ``*_variables`` aliases; each weight
+  is a `danlu.Variable` (a ``torch.nn.Parameter`` with ``assign`` / ``numpy`` / ``name``).
+  `get_weights` / `set_weights` speak **Keras' layout** (a Dense kernel ``(in, out)``, a
+  Conv2D kernel ``(kh, kw, in, out)``) so that ``layer.set_weights(keras_layer.get_weights())``
+  brings Keras weights over; ``state_dict()`` speaks PyTorch's. Plain torch modules inside
+  report their tensors as they are (parameters, then buffers).
+- **Losses**: weight regularizers, ``activity_regularizer`` and ``add_loss`` terms make up
+  `losses`; terms added during a call are cleared when the next outermost call starts.
 """
 
 from __future__ import annotations
@@ -13,15 +28,19 @@ from __future__ import annotations
 import functools
 import inspect
 
+import numpy as np
 import torch
 
-from danlu import initializers, regularizers
+from danlu import constraints, initializers, mixed_precision, regularizers
+from danlu._dtypes import standardize_dtype
 from danlu._identifiers import snake_case
+from danlu._variables import Variable
+from danlu.layers import symbolic
 
 
 def shape_of(inputs):
     """The shape (or structure of shapes) of a tensor or nested inputs."""
-    if isinstance(inputs, torch.Tensor):
+    if isinstance(inputs, (torch.Tensor, symbolic.KerasTensor)):
         return tuple(inputs.shape)
     if isinstance(inputs, dict):
         return {k: shape_of(v) for k, v in inputs.items()}
@@ -41,22 +60,61 @@ def device_of(inputs):
     return None
 
 
+def module_weights(module: torch.nn.Module) -> list[torch.Tensor]:
+    """Keras' ``weights`` of any module: a danlu layer's own, or a plain torch module's
+    parameters then persistent buffers, recursively."""
+    if isinstance(module, Layer):
+        return module.weights
+    own = [p for p in module._parameters.values() if p is not None]
+    own += [b for name, b in module._buffers.items() if b is not None and name not in module._non_persistent_buffers_set]
+    return _unique(own + [w for child in module.children() for w in module_weights(child)])
+
+
+def _unique(tensors):
+    seen, out = set(), []
+    for t in tensors:
+        if id(t) not in seen:
+            seen.add(id(t))
+            out.append(t)
+    return out
+
+
+class _CallState:
+    """How deep the current layer calls are nested (the outermost call clears the
+    ``add_loss`` terms of the previous one)."""
+
+    depth = 0
+
+
 class Layer(torch.nn.Module):
-    """Base class of danlu layers (and of `danlu.Model`).
+    """Base class of danlu layers (and of `danlu.Model`); see the module docstring.
 
     A complete layer::
 
         class Scale(Layer):
             def build(self, input_shape):
-                self.alpha = self.add_weight("alpha", (input_shape[-1],), initializer="ones")
+                self.alpha = self.add_weight(shape=(input_shape[-1],), initializer="ones", name="alpha")
 
-            def call(self, inputs):
+            def call(self, inputs, training=None):
                 return inputs * self.alpha
+
+    Common arguments (Keras): ``name``, ``trainable=True``, ``dtype`` (a dtype name or a
+    mixed-precision policy name), ``input_shape`` (without the batch axis; builds at once),
+    ``input_dim``, ``activity_regularizer``.
     """
 
+    #: Whether the layer passes the mask of its inputs on unchanged (Keras' attribute).
+    supports_masking = False
+
     def __init_subclass__(cls, **kwargs):
-        """Record each layer's constructor arguments, so that `get_config` can return them."""
+        """Record each layer's constructor arguments (for `get_config`) and which of
+        ``training`` / ``mask`` its ``call`` takes."""
         super().__init_subclass__(**kwargs)
+        call = cls.call if cls.call is not Layer.call else cls.forward
+        parameters = inspect.signature(call).parameters
+        cls._call_takes_training = "training" in parameters
+        cls._call_takes_mask = "mask" in parameters
+        cls._computes_masks = cls.compute_mask is not Layer.compute_mask
         init = cls.__dict__.get("__init__")
         if init is None or getattr(init, "_records_arguments", False):
             return
@@ -70,16 +128,51 @@ class Layer(torch.nn.Module):
         recording_init._records_arguments = True
         cls.__init__ = recording_init
 
+    def __init__(self, input_shape=None, name=None, trainable=True, activity_regularizer=None, dtype=None,
+                 input_dim=None, batch_input_shape=None, batch_size=None, **kwargs):
+        if kwargs:
+            raise TypeError(f"{type(self).__name__} got unexpected argument(s): {', '.join(sorted(kwargs))}.")
+        super().__init__()
+        self.training = False  # Keras: a direct call is an inference call
+        if input_dim is not None:
+            input_shape = (input_dim,)
+        if batch_input_shape is not None:
+            input_shape = tuple(batch_input_shape)[1:]
+        self.name = name or unique_name(snake_case(type(self).__name__))
+        self.built = False
+        self.input_shape_arg = None if input_shape is None else tuple(input_shape)
+        self.dtype_policy = mixed_precision.get(dtype)
+        self.activity_regularizer = regularizers.get(activity_regularizer)
+        self._weight_regularizers: list[tuple[str, object]] = []
+        self._call_losses: list[torch.Tensor] = []
+        self._inbound_nodes: list = []
+        self.__dict__["_trainable"] = bool(trainable)
+        if self.activity_regularizer is not None:
+            self.register_forward_hook(_activity_penalty)
+        if input_shape is not None:
+            self.build_from_shape((batch_size, *tuple(input_shape)))
+        if not trainable:
+            self.trainable = False
+
+    def __setattr__(self, name, value):
+        # A module assigned to a layer takes the layer's mode (torch modules start training).
+        if isinstance(value, torch.nn.Module) and "_modules" in self.__dict__:
+            value.train(self.training)
+        super().__setattr__(name, value)
+
+    # --- Configuration ------------------------------------------------------------------------
+
     def get_config(self) -> dict:
         """The constructor arguments (with their defaults), for `from_config`."""
         init, args, kwargs = self.__dict__.get("_init_arguments", (None, (), {}))
         if init is None:
             return {"name": self.name}
-        bound = inspect.signature(init).bind(self, *args, **kwargs)
+        signature = inspect.signature(init)
+        bound = signature.bind(self, *args, **kwargs)
         bound.apply_defaults()
         config = {}
         for name, value in list(bound.arguments.items())[1:]:
-            kind = inspect.signature(init).parameters[name].kind
+            kind = signature.parameters[name].kind
             if kind is inspect.Parameter.VAR_KEYWORD:
                 config.update(value)
             elif kind is not inspect.Parameter.VAR_POSITIONAL:
@@ -91,56 +184,122 @@ class Layer(torch.nn.Module):
     def from_config(cls, config: dict):
         return cls(**config)
 
-    def __init__(self, input_shape=None, name=None, trainable=True, activity_regularizer=None, **kwargs):
-        if "input_dim" in kwargs:
-            input_shape = (kwargs.pop("input_dim"),)
-        kwargs.pop("dtype", None)
-        if kwargs:
-            raise TypeError(f"{type(self).__name__} got unexpected argument(s): {', '.join(sorted(kwargs))}.")
-        super().__init__()
-        self.name = name or unique_name(snake_case(type(self).__name__))
-        self.built = False
-        self.input_shape_arg = None if input_shape is None else tuple(input_shape)
-        self.activity_regularizer = regularizers.get(activity_regularizer)
-        self._weight_regularizers: list[tuple[str, object]] = []
-        self._call_losses: list[torch.Tensor] = []
-        self._build_handle = self.register_forward_pre_hook(_build_on_first_call)
-        if self.activity_regularizer is not None:
-            self.register_forward_hook(_activity_penalty)
-        if input_shape is not None:
-            self.build_from_shape((None, *tuple(input_shape)))
-        if not trainable:
-            self.trainable = False
-
     # --- Building ---------------------------------------------------------------------------
 
     def build(self, input_shape):
-        """Create the weights for inputs of ``input_shape`` (batch axis included)."""
+        """Create the weights for inputs of ``input_shape`` (batch axis included, ``None``
+        when unknown)."""
 
     def build_from_shape(self, input_shape, device=None):
         if self.built:
             return
         self.build(input_shape)
         self.built = True
-        self._build_handle.remove()
         if device is not None:
             self.to(device)
 
-    def add_weight(self, name, shape, initializer="glorot_uniform", regularizer=None, trainable=True, fans=None):
-        """Create, register and return a parameter of ``shape``."""
+    def compute_output_shape(self, input_shape):
+        """The output shape for ``input_shape`` (batch axis included). The default runs
+        ``call`` on fake tensors (no memory, no computation); override it where that cannot
+        work (e.g. layers that take strings)."""
+        return symbolic.infer_output(self, input_shape)
+
+    def add_weight(self, *args, **kwargs):
+        """Create, register (as a parameter) and return a `danlu.Variable`.
+
+        Keras 3's signature: ``add_weight(shape=None, initializer=None, dtype=None,
+        trainable=True, regularizer=None, constraint=None, name=None)``; the older
+        ``add_weight(name, shape, initializer, regularizer, trainable)`` works too.
+        ``initializer`` defaults to ``"glorot_uniform"`` for floating weights (Keras), the
+        dtype to the layer's variable dtype, the name to ``variable``, ``variable_1``, ...
+        danlu's extra keywords: ``fans`` (Keras' fans when the tensor is not in Keras'
+        layout), ``keras_layout`` (the permutation from this tensor to Keras' layout, e.g.
+        ``(1, 0)`` for a Dense weight stored ``(out, in)``), ``keras_name`` (the Keras name
+        when the attribute name differs). A ``constraint`` is applied after each update."""
+        if args and isinstance(args[0], str):
+            positional = ("name", "shape", "initializer", "regularizer", "trainable")
+        else:
+            positional = ("shape", "initializer", "dtype", "trainable", "regularizer", "constraint", "name")
+        if len(args) > len(positional):
+            raise TypeError(f"add_weight takes at most {len(positional)} positional arguments; received {len(args)}.")
+        given = dict(zip(positional, args))
+        twice = sorted(set(given) & set(kwargs))
+        if twice:
+            raise TypeError(f"add_weight got multiple values for {', '.join(twice)}.")
+        return self._add_weight(**given, **kwargs)
+
+    def _add_weight(self, shape=None, initializer=None, dtype=None, trainable=True, regularizer=None, constraint=None,
+                    name=None, fans=None, keras_name=None, keras_layout=None, autocast=True, aggregation="none",
+                    overwrite_with_gradient=False, synchronization=None):
+        shape = () if shape is None else tuple(int(d) for d in shape)
+        dtype = standardize_dtype(dtype, "dtype") or self.dtype_policy.torch_variable_dtype
+        name = self._new_weight_name(name)
+        if initializer is None:
+            initializer = "glorot_uniform" if dtype.is_floating_point else "zeros"
         init = initializers.get(initializer)
-        if isinstance(init, initializers.Initializer):
-            value = init(tuple(shape), torch.float32, fans)
-        else:  # any callable (shape, dtype) -> tensor
-            value = torch.as_tensor(init(tuple(shape), torch.float32), dtype=torch.float32)
-        parameter = torch.nn.Parameter(value, requires_grad=trainable and self.trainable)
-        self.register_parameter(name, parameter)
+        value = init(shape, dtype, fans) if isinstance(init, initializers.Initializer) else init(shape, dtype)
+        value = torch.as_tensor(np.asarray(value) if not isinstance(value, torch.Tensor) else value).to(dtype)
+        if tuple(value.shape) != shape:
+            raise ValueError(f"The initializer of weight {name!r} returned shape {tuple(value.shape)}; expected {shape}.")
+        variable = Variable(value, trainable=bool(trainable), name=keras_name or name)
+        variable.path = f"{self.name}/{keras_name or name}"
+        variable._created_trainable = variable.requires_grad
+        variable.keras_layout = None if keras_layout is None else tuple(keras_layout)
+        variable.constraint = constraints.get(constraint)
+        if not self.trainable:
+            variable.requires_grad_(False)
+        self.register_parameter(name, variable)
         regularizer = regularizers.get(regularizer)
         if regularizer is not None:
             self._weight_regularizers.append((name, regularizer))
-        return parameter
+        return variable
+
+    def _new_weight_name(self, name):
+        if name is None:
+            base, count = "variable", 0
+            while (name := base if count == 0 else f"{base}_{count}") in self._parameters or hasattr(self, name):
+                count += 1
+            return name
+        if not isinstance(name, str) or not name.isidentifier():
+            raise ValueError(f"A weight name must be a valid identifier; received name={name!r}.")
+        if name in self._parameters and self._parameters[name] is not None:
+            raise ValueError(f"Layer {self.name!r} already has a weight named {name!r}.")
+        return name
 
     # --- Calling ----------------------------------------------------------------------------
+
+    def __call__(self, *args, **kwargs):
+        if args and symbolic.is_symbolic(args[0]):
+            return symbolic.call_symbolically(self, args, kwargs)
+        if not self.built and args:
+            self.build_from_shape(shape_of(args[0]), device=device_of(args[0]))
+        training = kwargs.pop("training", None)
+        switch = training is not None and bool(training) != self.training
+        if switch:
+            self.train(bool(training))
+        outermost = _CallState.depth == 0
+        if outermost:
+            self._clear_call_losses()
+        _CallState.depth += 1
+        try:
+            cls = type(self)
+            if cls._call_takes_training:
+                kwargs["training"] = self.training
+            mask = None
+            if cls._call_takes_mask or self.supports_masking or cls._computes_masks:
+                mask = kwargs.pop("mask", None)
+                if mask is None and args:
+                    mask = getattr(args[0], "_keras_mask", None)
+                if cls._call_takes_mask:
+                    kwargs["mask"] = mask
+            outputs = super().__call__(*args, **kwargs)
+            if self.supports_masking or cls._computes_masks:
+                _attach_mask(outputs, self.compute_mask(args[0] if args else None, mask))
+            return outputs
+        finally:
+            _CallState.depth -= 1
+            if switch:
+                self.train(not training)
 
     def forward(self, *args, **kwargs):
         return self.call(*args, **kwargs)
@@ -148,30 +307,144 @@ class Layer(torch.nn.Module):
     def call(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} must implement call(inputs) (or forward).")
 
+    def compute_mask(self, inputs, mask=None):
+        """The mask of the outputs: the input's when ``supports_masking``, else None."""
+        return mask if self.supports_masking else None
+
     # --- Trainability -----------------------------------------------------------------------
 
     @property
     def trainable(self) -> bool:
-        """Whether the weights train; setting it freezes or unfreezes every weight inside."""
+        """Whether the weights train; setting it freezes or unfreezes every weight inside
+        (weights created non-trainable stay non-trainable)."""
         return self.__dict__.get("_trainable", True)
 
     @trainable.setter
     def trainable(self, value: bool):
-        self.__dict__["_trainable"] = bool(value)
+        value = bool(value)
         for module in self.modules():
             if isinstance(module, Layer):
-                module.__dict__["_trainable"] = bool(value)
+                module.__dict__["_trainable"] = value
         for p in self.parameters():
-            p.requires_grad_(bool(value))
+            p.requires_grad_(value and getattr(p, "_created_trainable", True))
+
+    # --- Weights ----------------------------------------------------------------------------
+
+    def _own_named_weights(self) -> list[tuple[str, torch.Tensor]]:
+        """This layer's own tensors in Keras' order: weights created trainable, then the
+        others (non-trainable weights, persistent buffers such as moving statistics)."""
+        params = [(n, p) for n, p in self._parameters.items() if p is not None]
+        trainable = [(n, p) for n, p in params if getattr(p, "_created_trainable", True)]
+        fixed = [(n, p) for n, p in params if not getattr(p, "_created_trainable", True)]
+        buffers = [(n, b) for n, b in self._buffers.items() if b is not None and n not in self._non_persistent_buffers_set]
+        return trainable + fixed + buffers
+
+    def _sublayers(self) -> list[torch.nn.Module]:
+        """The modules whose weights follow this layer's own, in order (containers such as
+        ``ModuleList`` are looked through)."""
+        out = []
+        for child in self._modules.values():
+            if child is None:
+                continue
+            if isinstance(child, (torch.nn.ModuleList, torch.nn.ModuleDict)):
+                out.extend(c for c in child.children())
+            else:
+                out.append(child)
+        return out
+
+    @property
+    def weights(self) -> list[torch.Tensor]:
+        """Every weight: own trainable, own non-trainable, then each sublayer's (Keras)."""
+        own = [t for _, t in self._own_named_weights()]
+        return _unique(own + [w for sub in self._sublayers() for w in module_weights(sub)])
+
+    @property
+    def trainable_weights(self) -> list[torch.Tensor]:
+        return [w for w in self.weights if w.requires_grad] if self.trainable else []
+
+    @property
+    def non_trainable_weights(self) -> list[torch.Tensor]:
+        return [w for w in self.weights if not w.requires_grad] if self.trainable else self.weights
+
+    variables = weights
+    trainable_variables = trainable_weights
+    non_trainable_variables = non_trainable_weights
+
+    def count_params(self) -> int:
+        """The number of values in `weights` (Keras)."""
+        return sum(w.numel() for w in self.weights)
+
+    def get_own_weights(self) -> list[np.ndarray]:
+        """This layer's own weights as numpy arrays in Keras' layout (override with
+        `set_own_weights` when the mapping is not a transposition)."""
+        arrays = []
+        for name, tensor in self._own_named_weights():
+            array = tensor.detach().cpu().numpy()
+            layout = getattr(tensor, "keras_layout", None)
+            arrays.append(np.ascontiguousarray(array.transpose(layout) if layout else array).copy())
+        return arrays
+
+    def set_own_weights(self, arrays) -> None:
+        """Inverse of `get_own_weights` (shapes already checked by `set_weights`)."""
+        with torch.no_grad():
+            for (name, tensor), array in zip(self._own_named_weights(), arrays):
+                layout = getattr(tensor, "keras_layout", None)
+                value = torch.as_tensor(np.asarray(array))
+                if layout:
+                    value = value.permute(tuple(np.argsort(layout)))
+                tensor.copy_(value.to(dtype=tensor.dtype, device=tensor.device))
+
+    def get_weights(self) -> list[np.ndarray]:
+        """`weights` as numpy arrays, in Keras' order and layout."""
+        arrays = self.get_own_weights()
+        for sub in self._sublayers():
+            arrays += sub.get_weights() if isinstance(sub, Layer) else [t.detach().cpu().numpy().copy() for t in module_weights(sub)]
+        return arrays
+
+    def set_weights(self, weights) -> None:
+        """Set every weight from numpy arrays in Keras' order and layout (what a Keras
+        layer's ``get_weights()`` returns). Every count and shape is checked before any
+        weight changes."""
+        arrays = [np.asarray(w) for w in weights]
+        expected = self.get_weights()
+        if len(arrays) != len(expected):
+            raise ValueError(
+                f"set_weights on layer {self.name!r} received {len(arrays)} arrays; the layer has {len(expected)} "
+                f"weights (shapes {[tuple(e.shape) for e in expected]})."
+            )
+        for i, (array, reference) in enumerate(zip(arrays, expected)):
+            if array.shape != reference.shape:
+                raise ValueError(
+                    f"set_weights on layer {self.name!r}: weight {i} has shape {tuple(array.shape)}; expected "
+                    f"{tuple(reference.shape)} (Keras' layout)."
+                )
+        self._assign_weights(arrays)
+
+    def _assign_weights(self, arrays) -> list:
+        own = len(self.get_own_weights())
+        self.set_own_weights(arrays[:own])
+        rest = arrays[own:]
+        for sub in self._sublayers():
+            if isinstance(sub, Layer):
+                count = len(sub.get_weights())
+                sub._assign_weights(rest[:count])
+            else:
+                tensors = module_weights(sub)
+                count = len(tensors)
+                with torch.no_grad():
+                    for tensor, array in zip(tensors, rest[:count]):
+                        tensor.copy_(torch.as_tensor(array).to(dtype=tensor.dtype, device=tensor.device))
+            rest = rest[count:]
+        return rest
 
     # --- Losses -----------------------------------------------------------------------------
 
     def add_loss(self, value):
-        """Add a term to the training objective for the current forward pass."""
+        """Add a term to the training objective for the current call (Keras)."""
         self._call_losses.append(value)
 
     def own_losses(self) -> list[torch.Tensor]:
-        """This layer's weight penalties and the terms added during the last forward pass."""
+        """This layer's weight penalties and the terms added during the last call."""
         penalties = [regularizer(getattr(self, name)) for name, regularizer in self._weight_regularizers]
         return penalties + list(self._call_losses)
 
@@ -179,6 +452,23 @@ class Layer(torch.nn.Module):
     def losses(self) -> list[torch.Tensor]:
         """Penalties of this layer and every danlu layer inside it."""
         return [loss for layer in self.modules() if isinstance(layer, Layer) for loss in layer.own_losses()]
+
+    def _clear_call_losses(self):
+        for layer in self.modules():
+            if isinstance(layer, Layer) and layer._call_losses:
+                layer._call_losses.clear()
+
+    # --- Functional API -----------------------------------------------------------------------
+
+    @property
+    def input(self):
+        """The symbolic input of the layer's only call in a functional graph."""
+        return symbolic.node_of(self, "input").inputs_structure
+
+    @property
+    def output(self):
+        """The symbolic output of the layer's only call in a functional graph."""
+        return symbolic.node_of(self, "output").outputs_structure
 
     def extra_repr(self) -> str:
         return f"name={self.name!r}" + ("" if self.built else ", unbuilt")
@@ -189,27 +479,36 @@ class KernelLayer(Layer):
     the Keras options they share, stored and applied once."""
 
     def __init__(self, activation=None, use_bias=True, kernel_initializer="glorot_uniform", bias_initializer="zeros",
-                 kernel_regularizer=None, bias_regularizer=None, **kwargs):
+                 kernel_regularizer=None, bias_regularizer=None, kernel_constraint=None, bias_constraint=None, **kwargs):
         from danlu import activations
 
         self.activation = activations.get(activation)
         self.use_bias = use_bias
         self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
         self.kernel_regularizer, self.bias_regularizer = kernel_regularizer, bias_regularizer
+        self.kernel_constraint, self.bias_constraint = kernel_constraint, bias_constraint
         super().__init__(**kwargs)
 
-    def add_kernel_and_bias(self, shape, bias_size, fans):
-        """Create ``weight`` of ``shape`` (Keras fans given explicitly) and ``bias``."""
-        self.add_weight("weight", shape, self.kernel_initializer, self.kernel_regularizer, fans=fans)
+    def add_kernel_and_bias(self, shape, bias_size, fans, keras_layout=None):
+        """Create ``weight`` of ``shape`` (Keras name ``kernel``; Keras fans given
+        explicitly, ``keras_layout`` its permutation to Keras' layout) and ``bias``."""
+        self.add_weight(shape=shape, initializer=self.kernel_initializer, regularizer=self.kernel_regularizer,
+                        constraint=self.kernel_constraint, name="weight", fans=fans, keras_name="kernel", keras_layout=keras_layout)
         if self.use_bias:
-            self.add_weight("bias", (bias_size,), self.bias_initializer, self.bias_regularizer)
+            self.add_weight(shape=(bias_size,), initializer=self.bias_initializer, regularizer=self.bias_regularizer,
+                            constraint=self.bias_constraint, name="bias")
         else:
             self.bias = None
 
 
-def _build_on_first_call(layer: Layer, args):
-    if not layer.built and args:
-        layer.build_from_shape(shape_of(args[0]), device=device_of(args[0]))
+def _attach_mask(outputs, mask):
+    if mask is None:
+        return
+    if isinstance(outputs, torch.Tensor):
+        outputs._keras_mask = mask
+    elif isinstance(outputs, (list, tuple)) and isinstance(mask, (list, tuple)):
+        for output, m in zip(outputs, mask):
+            _attach_mask(output, m)
 
 
 def _activity_penalty(layer: Layer, args, output):
@@ -225,5 +524,3 @@ def unique_name(base: str) -> str:
     count = _NAME_COUNTS.get(base, 0)
     _NAME_COUNTS[base] = count + 1
     return base if count == 0 else f"{base}_{count}"
-
-

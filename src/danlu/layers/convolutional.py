@@ -67,7 +67,8 @@ class _Conv(KernelLayer):
             raise ValueError(f"channels ({channels}) and filters ({self.filters}) must be divisible by groups={self.groups}.")
         receptive = math.prod(self.kernel_size)
         fans = (channels // self.groups * receptive, self.filters // self.groups * receptive)
-        self.add_kernel_and_bias((self.filters, channels // self.groups, *self.kernel_size), self.filters, fans)
+        layout = (*range(2, self.rank + 2), 1, 0)  # (out, in, *k) -> Keras' (*k, in, out)
+        self.add_kernel_and_bias((self.filters, channels // self.groups, *self.kernel_size), self.filters, fans, keras_layout=layout)
 
     def call(self, inputs):
         if self.padding == "same":

@@ -32,7 +32,7 @@ class Dense(KernelLayer):
 
     def build(self, input_shape):
         fans = (float(input_shape[-1]), float(self.units))
-        self.add_kernel_and_bias((self.units, input_shape[-1]), self.units, fans)
+        self.add_kernel_and_bias((self.units, input_shape[-1]), self.units, fans, keras_layout=(1, 0))
 
     @property
     def kernel(self):

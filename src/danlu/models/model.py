@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import torch
 
+from danlu.layers import symbolic
 from danlu.layers.base import Layer
 from danlu.saving import serialization
 from danlu.saving import weights as weights_io
@@ -35,6 +36,14 @@ class Model(Layer):
     The objective is the compiled loss plus `losses` (weight regularizers, activity
     regularizers and ``add_loss`` terms).
     """
+
+    def __new__(cls, *args, **kwargs):
+        # Keras: Model(inputs, outputs) is a functional model.
+        if cls is Model and ((args and symbolic.is_symbolic(args[0])) or "inputs" in kwargs):
+            from danlu.models.functional import Functional
+
+            return super().__new__(Functional)
+        return super().__new__(cls)
 
     def __init__(self, module: torch.nn.Module | None = None, name=None, **kwargs):
         super().__init__(name=name, **kwargs)
@@ -63,6 +72,37 @@ class Model(Layer):
         if type(self).call is Layer.call:
             raise NotImplementedError(f"{type(self).__name__} must define forward (or call), or wrap a module.")
         return self.call(*args, **kwargs)
+
+    @classmethod
+    def from_config(cls, config: dict, custom_objects=None):
+        """A model from its config; a functional config (``layers`` with ``input_layers``)
+        rebuilds the graph with new layers."""
+        if cls is Model and "input_layers" in config and "layers" in config:
+            from danlu.models.functional import Functional
+
+            return Functional.from_config(config, custom_objects)
+        return cls(**config)
+
+    # --- Layers -------------------------------------------------------------------------------
+
+    def get_layer(self, name=None, index=None):
+        """A layer by ``name`` or by ``index`` in `layers` (Keras)."""
+        children = list(self.layers) if isinstance(getattr(self, "layers", None), torch.nn.ModuleList) else [
+            m for m in self.children() if isinstance(m, Layer)
+        ]
+        if (name is None) == (index is None):
+            raise ValueError("get_layer takes a name or an index (one of them).")
+        if index is not None:
+            if not isinstance(index, int) or not -len(children) <= index < len(children):
+                raise ValueError(f"get_layer(index={index!r}): the model has {len(children)} layers.")
+            return children[index]
+        for layer in children:
+            if getattr(layer, "name", None) == name:
+                return layer
+        names = [getattr(layer, "name", "") for layer in children]
+        from danlu._identifiers import closest_name_hint
+
+        raise ValueError(f"No layer named {name!r} in model {self.name!r}.{closest_name_hint(name, names)} Layers: {names}.")
 
     # --- Losses -------------------------------------------------------------------------------
 

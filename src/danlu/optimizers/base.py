@@ -18,6 +18,7 @@ from collections.abc import Iterable
 import numpy as np
 import torch
 
+from danlu import constraints
 from danlu._identifiers import snake_case
 from danlu._validation import check_number
 from danlu.optimizers import clipping
@@ -271,6 +272,7 @@ class Optimizer(torch.optim.Optimizer):
         for param in group["params"]:
             self._init_state(param, group)
         self._bound = True
+        self._constrained = [p for p in self._params() if getattr(p, "constraint", None) is not None]
 
     def init_slot(self, name: str, param: torch.Tensor, group: dict) -> torch.Tensor:
         """The initial value of slot ``name`` for ``param``: zeros unless overridden; ``None``
@@ -456,6 +458,8 @@ class Optimizer(torch.optim.Optimizer):
         if self.use_ema:
             self._update_ema()
         self._iterations += 1
+        for p in self.__dict__.get("_constrained", ()):  # Keras: constraints after the update
+            constraints.apply(p, getattr(p, "keras_layout", None))
 
     @staticmethod
     def _map(grads, dense_fn):
