@@ -18,10 +18,10 @@ def test_in_memory_batches_slice_whole_tensors_and_keep_the_last_partial_batch()
 
 def test_shuffling_draws_a_permutation_from_the_generator():
     data = ArrayData(np.arange(8), np.arange(8), batch_size=8, shuffle=True)
-    (x, y, _), = data.batches(torch.Generator().manual_seed(1))
+    (x, y), = data.batches(torch.Generator().manual_seed(1))  # (x, y): what was given, as Keras yields
     assert sorted(x.tolist()) == list(range(8)) and x.tolist() != list(range(8))
     assert torch.equal(x, y)  # x and y stay aligned
-    (again, _, _), = data.batches(torch.Generator().manual_seed(1))
+    (again, _), = data.batches(torch.Generator().manual_seed(1))
     assert torch.equal(x, again)
 
 
@@ -29,6 +29,13 @@ def test_dict_and_tuple_structures_and_sample_weights():
     data = ArrayData({"a": np.zeros((6, 2)), "b": np.ones((6, 3))}, (np.zeros(6), np.ones(6)), np.arange(6.0), batch_size=4)
     x, y, w = next(data.batches())
     assert x["a"].shape == (4, 2) and x["b"].shape == (4, 3) and isinstance(y, tuple) and w.tolist() == [0, 1, 2, 3]
+
+
+def test_batches_keep_the_arity_of_the_data():
+    assert len(next(ArrayData(np.zeros((4, 2))).batches())) == 1
+    assert len(next(ArrayData(np.zeros((4, 2)), np.zeros(4)).batches())) == 2
+    assert len(next(ArrayData(np.zeros((4, 2)), np.zeros(4), np.ones(4)).batches())) == 3
+    assert len(next(StreamData([torch.zeros(2, 2)]).batches())) == 1
 
 
 def test_validation_split_takes_the_last_fraction():

@@ -14,8 +14,11 @@ class Callback:
     """Base class for callbacks: override any of Keras' hooks.
 
     ``self.model`` is the model being trained, ``self.params`` holds ``verbose``, ``epochs``
-    and ``steps``. Epoch and test-end ``logs`` hold Python floats; batch ``logs`` are read
-    lazily (a value is computed, and read from the device, only when a callback asks for it).
+    and ``steps``. ``logs`` is always a dict: epoch and test-end logs hold Python floats
+    (keys sorted, as Keras); batch logs are read lazily (a value is computed, and read from
+    the device, only when a callback asks for it); ``on_predict_batch_end`` gets
+    ``{"outputs": ...}``. tf.keras 2's ``on_batch_begin`` / ``on_batch_end`` are the
+    training-batch hooks.
 
     A complete callback::
 
@@ -43,8 +46,14 @@ class Callback:
     def on_train_end(self, logs=None): ...
     def on_epoch_begin(self, epoch, logs=None): ...
     def on_epoch_end(self, epoch, logs=None): ...
-    def on_train_batch_begin(self, batch, logs=None): ...
-    def on_train_batch_end(self, batch, logs=None): ...
+    def on_train_batch_begin(self, batch, logs=None):
+        self.on_batch_begin(batch, logs)  # tf.keras 2's name
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.on_batch_end(batch, logs)
+
+    def on_batch_begin(self, batch, logs=None): ...
+    def on_batch_end(self, batch, logs=None): ...
     def on_test_begin(self, logs=None): ...
     def on_test_end(self, logs=None): ...
     def on_test_batch_begin(self, batch, logs=None): ...
@@ -64,9 +73,7 @@ class CallbackList:
         for callback in self.callbacks:
             if not isinstance(callback, Callback):
                 raise TypeError(f"callbacks must be danlu.callbacks.Callback instances; received {callback!r}.")
-        self._overrides = {
-            hook: [c for c in self.callbacks if getattr(type(c), hook) is not getattr(Callback, hook)] for hook in HOOKS
-        }
+        self._overrides = {hook: [c for c in self.callbacks if _overrides(c, hook)] for hook in HOOKS}
         if model is not None:
             self.set_model(model)
         self.set_params(params)
@@ -93,3 +100,16 @@ class CallbackList:
 
     def __iter__(self):
         return iter(self.callbacks)
+
+
+_ALIASES = {"on_train_batch_begin": "on_batch_begin", "on_train_batch_end": "on_batch_end"}
+
+
+def _overrides(callback, hook) -> bool:
+    """Whether ``callback`` does something in ``hook`` (directly or through its tf.keras
+    alias), so that hooks nobody uses cost nothing per step."""
+    cls = type(callback)
+    if getattr(cls, hook) is not getattr(Callback, hook):
+        return True
+    alias = _ALIASES.get(hook)
+    return alias is not None and getattr(cls, alias) is not getattr(Callback, alias)

@@ -158,6 +158,10 @@ class Layer(torch.nn.Module):
         # A module assigned to a layer takes the layer's mode (torch modules start training).
         if isinstance(value, torch.nn.Module) and "_modules" in self.__dict__:
             value.train(self.training)
+        elif _is_metric(value):  # metrics assigned as attributes show in the model's metrics
+            tracked = self.__dict__.setdefault("_tracked_metrics", [])
+            if all(value is not m for m in tracked):
+                tracked.append(value)
         super().__setattr__(name, value)
 
     # --- Configuration ------------------------------------------------------------------------
@@ -499,6 +503,13 @@ class KernelLayer(Layer):
                             constraint=self.bias_constraint, name="bias")
         else:
             self.bias = None
+
+
+def _is_metric(value) -> bool:
+    """A Keras-style metric (danlu's or anyone's): update_state, result and reset_state."""
+    return not isinstance(value, (torch.nn.Module, type)) and all(
+        callable(getattr(value, name, None)) for name in ("update_state", "result", "reset_state")
+    )
 
 
 def _attach_mask(outputs, mask):

@@ -145,8 +145,6 @@ class Model(Layer):
     def _require_compiled(self, method):
         if self._trainer is None:
             raise ValueError(f"Call compile() before {method}(): the model needs an optimizer and a loss.")
-        if self._trainer.loss is None and type(self).train_step is Model.train_step and method in ("fit", "train_on_batch"):
-            raise ValueError(f"{method}() needs a loss: call compile(loss=...) or override train_step.")
         return self._trainer
 
     @property
@@ -187,12 +185,26 @@ class Model(Layer):
 
     @property
     def metrics(self):
-        """The loss tracker and the compiled metrics (after the first batch)."""
-        return [] if self._trainer is None else self._trainer.metrics
+        """The metrics the logs show (Keras' order): the loss tracker, the compiled metrics,
+        each output's loss (several outputs), then metrics assigned as attributes of the
+        model or its layers. Override it to log your own trackers (they are reset each epoch)."""
+        compiled = [] if self._trainer is None else self._trainer.metrics
+        own = [m for layer in self.modules() if isinstance(layer, Layer) for m in layer.__dict__.get("_tracked_metrics", ())]
+        return compiled + [m for m in own if all(m is not c for c in compiled)]
 
     @property
     def metrics_names(self):
         return [m.name for m in self.metrics]
+
+    def reset_metrics(self):
+        """Reset every metric in `metrics` (done at the start of each epoch and evaluation)."""
+        for metric in self.metrics:
+            metric.reset_state()
+
+    @property
+    def output_names(self):
+        """The names of the outputs, when the model knows them (functional models)."""
+        return None
 
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
             validation_data=None, shuffle=True, class_weight=None, sample_weight=None, initial_epoch=0,
@@ -216,48 +228,80 @@ class Model(Layer):
     # --- Steps ---------------------------------------------------------------------------------
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        """The objective: the compiled loss plus `losses` (regularization, ``add_loss``)."""
+        """The objective (Keras 3): the compiled loss plus `losses` (regularization,
+        ``add_loss``). Override it to change the objective and keep the rest of the step."""
         trainer = self._trainer
-        loss = trainer.loss(y, y_pred, sample_weight) if trainer.loss is not None else None
+        loss = trainer.loss(y, y_pred, sample_weight) if trainer is not None and trainer.loss is not None and y is not None else None
         extra = self.losses
         if extra:
             penalty = sum(extra[1:], extra[0])
             loss = penalty if loss is None else loss + penalty
         if loss is None:
-            raise ValueError("There is no loss to compute: compile(loss=...) or add_loss() in the model.")
+            if trainer is not None and trainer.loss is not None and y is None:
+                raise ValueError("The model was compiled with a loss, but the data has no targets: pass y (or batches of (x, y)).")
+            raise ValueError("There is no loss to minimize: compile(loss=...), add_loss() in the model, or override train_step.")
         return loss
 
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        """Update the compiled metrics (Keras 3) and return the logs: a mapping from each
+        metric name to its value, read from the device only when looked up."""
+        trainer = self._trainer
+        if y is not None and trainer is not None:
+            detached = y_pred.detach() if isinstance(y_pred, torch.Tensor) else y_pred
+            trainer.compiled_metrics.update(y, detached, sample_weight)
+        return self.step_logs()
+
+    def step_logs(self):
+        """The logs a step returns: `metrics` read lazily (the same mapping for a whole loop)."""
+        trainer = self._trainer
+        if trainer is None:
+            return {}
+        if trainer.logs is None:
+            trainer.logs = loop.LazyLogs(self.metrics)
+        return trainer.logs
+
     def train_step(self, data):
-        """One optimization step on a batch ``(x, y, sample_weight)`` (the order of a
-        hand-written loop: forward, loss, zero_grad, backward, step, metrics)."""
+        """One optimization step on a batch (``(x, y, sample_weight)``, or what the data
+        yields), in a hand-written loop's order: forward in training mode, loss, zero_grad,
+        backward (on the optimizer's scaled loss), update, metrics. Returns the logs; a
+        replacement may return its own dict (a GAN's ``{"d_loss": ..., "g_loss": ...}``),
+        which is then what is logged."""
         x, y, sample_weight = unpack(data)
         trainer = self._trainer
         y_pred = trainer.forward(x)
-        loss = self.compute_loss(x, y, y_pred, sample_weight)
-        trainer.optimizer.zero_grad(set_to_none=True)
-        trainer.backward(loss)
-        trainer.optimizer.step()
-        self._update_metrics(x, y, y_pred, sample_weight, loss)
+        loss = self.compute_loss(x, y, y_pred, sample_weight, training=True)
+        trainer.loss_tracker.update(loss, _batch_size(x))
+        if loss.requires_grad:  # a model without trainable weights has nothing to update
+            trainer.optimizer.zero_grad(set_to_none=True)
+            trainer.backward(loss)
+            trainer.optimizer.step()
+        return self.compute_metrics(x, y, y_pred, sample_weight)
 
     def test_step(self, data):
-        """The loss and metrics of a batch, without updates."""
+        """The loss and metrics of a batch, without updates; returns the logs."""
         x, y, sample_weight = unpack(data)
         y_pred = self(x)
-        loss = self.compute_loss(x, y, y_pred, sample_weight, training=False) if (self._trainer.loss is not None or self.losses) else None
-        self._update_metrics(x, y, y_pred, sample_weight, loss)
+        trainer = self._trainer
+        if (trainer.loss is not None and y is not None) or self.losses:
+            trainer.loss_tracker.update(self.compute_loss(x, y, y_pred, sample_weight, training=False), _batch_size(x))
+        return self.compute_metrics(x, y, y_pred, sample_weight)
 
     def predict_step(self, data):
         """The model's outputs for a batch."""
         x, _, _ = unpack(data)
         return self(x)
 
-    def _update_metrics(self, x, y, y_pred, sample_weight, loss):
-        trainer = self._trainer
-        if loss is not None:
-            trainer.loss_tracker.update(loss, _batch_size(x))
-        if y is not None:
-            detached = y_pred.detach() if isinstance(y_pred, torch.Tensor) else y_pred
-            trainer.compiled_metrics.update(y, detached, sample_weight)
+    @property
+    def compiled_loss(self):
+        """tf.keras 2's ``self.compiled_loss(y, y_pred, sample_weight=None,
+        regularization_losses=None)`` for custom ``train_step``s written for it: the compiled
+        objective, also recorded in the "loss" metric."""
+        return _CompiledLossView(self)
+
+    @property
+    def compiled_metrics(self):
+        """tf.keras 2's ``self.compiled_metrics.update_state(y, y_pred, sample_weight=None)``."""
+        return _CompiledMetricsView(self)
 
     # --- Single batches ------------------------------------------------------------------------
 
@@ -266,7 +310,7 @@ class Model(Layer):
         trainer = self._require_compiled(method)
         data = adapt(x, y, sample_weight, batch_size=_num_samples(x), device=trainer.device)
         batch = next(data.batches())
-        trainer.prepare(*batch, data=data)
+        trainer.prepare(*unpack(batch), data=data)
         return trainer, trainer.move(batch)
 
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
@@ -294,11 +338,8 @@ class Model(Layer):
 
     @staticmethod
     def _batch_logs(trainer, return_dict):
-        logs = loop.results(trainer.metrics)
-        if return_dict:
-            return logs
-        values = list(logs.values())
-        return values[0] if len(values) == 1 else values
+        logs = loop.loop_logs(trainer.model, None)
+        return logs if return_dict else loop.ordered_values(trainer.model, logs)
 
     # --- Weights and summary -------------------------------------------------------------------
 
@@ -350,3 +391,39 @@ def _batch_size(x) -> int:
     return int(leaves[0].shape[0]) if leaves and leaves[0].ndim else 1
 
 
+class _CompiledLossView:
+    """``model.compiled_loss`` (tf.keras 2)."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def __call__(self, y_true, y_pred, sample_weight=None, regularization_losses=None):
+        model = self.model
+        trainer = model._require_compiled("compiled_loss")
+        loss = trainer.loss(y_true, y_pred, sample_weight) if trainer.loss is not None else None
+        for term in regularization_losses or []:
+            loss = term if loss is None else loss + term
+        if loss is None:
+            raise ValueError("compiled_loss: the model was compiled without a loss.")
+        trainer.loss_tracker.update(loss, _leading_size(y_pred))
+        return loss
+
+
+class _CompiledMetricsView:
+    """``model.compiled_metrics`` (tf.keras 2)."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        trainer = self.model._require_compiled("compiled_metrics")
+        trainer.compiled_metrics.update(y_true, y_pred.detach() if isinstance(y_pred, torch.Tensor) else y_pred, sample_weight)
+
+    @property
+    def metrics(self):
+        return self.model._require_compiled("compiled_metrics").compiled_metrics.metrics
+
+
+def _leading_size(value) -> int:
+    leaves = flatten(value)
+    return int(leaves[0].shape[0]) if leaves and leaves[0].ndim else 1

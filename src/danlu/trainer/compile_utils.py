@@ -9,12 +9,15 @@ from danlu import metrics as metrics_module
 from danlu.metrics.base import Mean
 
 
-def output_names(y_pred) -> list[str]:
+def output_names(y_pred, model_names=None) -> list[str]:
+    """Each output's name: a dict's keys; else the model's ``output_names`` (the layers that
+    produce them, in a functional model) when they fit; else ``output_1``, ``output_2``, ..."""
     if isinstance(y_pred, dict):
         return list(y_pred)
-    if isinstance(y_pred, (list, tuple)):
-        return [f"output_{i + 1}" for i in range(len(y_pred))]
-    return ["output"]
+    count = len(y_pred) if isinstance(y_pred, (list, tuple)) else 1
+    if model_names is not None and len(model_names) == count:
+        return list(model_names)
+    return [f"output_{i + 1}" for i in range(count)] if isinstance(y_pred, (list, tuple)) else ["output"]
 
 
 def as_outputs(value, names, argument):
@@ -46,17 +49,24 @@ def to_loss(identifier):
 
 
 class CompiledLoss:
-    """``sum_i loss_weight_i * loss_i(y_true_i, y_pred_i, sample_weight)`` over the outputs."""
+    """``sum_i loss_weight_i * loss_i(y_true_i, y_pred_i, sample_weight_i)`` over the outputs.
+
+    With several outputs, each output's *unweighted* loss is also tracked as the metric
+    ``"<output name>_loss"`` (a running mean weighted by batch size, as Keras 3 logs it).
+    ``sample_weight`` may be one weight for every output or a list / dict per output."""
 
     def __init__(self, loss, loss_weights=None):
         self.spec, self.loss_weights_spec = loss, loss_weights
         self.losses = None
+        self.trackers = []
         for identifier in _leaves(loss):  # unknown names fail at compile, not mid-fit
             if isinstance(identifier, str):
                 losses_module.get(identifier)
+        if loss_weights is not None and not isinstance(loss_weights, (int, float, list, tuple, dict)) or isinstance(loss_weights, bool):
+            raise TypeError(f"loss_weights must be a float, a list or a dict per output; received loss_weights={loss_weights!r}.")
 
-    def build(self, y_pred):
-        names = output_names(y_pred)
+    def build(self, y_pred, model_names=None):
+        names = output_names(y_pred, model_names)
         losses = as_outputs(self.spec, names, "loss")
         if losses is None:  # one loss for every output
             losses = [self.spec] * len(names)
@@ -68,21 +78,41 @@ class CompiledLoss:
         self.weights = [1.0 if w is None else float(w) for w in weights]
         if all(loss is None for loss in self.losses):
             raise ValueError("compile(loss=...) gives no loss for any output.")
+        active = [name for name, loss in zip(names, self.losses) if loss is not None]
+        self.trackers = [LossTracker(f"{name}_loss") for name in active] if len(active) > 1 else []
+
+    @property
+    def metrics(self):
+        return list(self.trackers)
 
     def __call__(self, y_true, y_pred, sample_weight=None):
         if self.losses is None:
             self.build(y_pred)
         if len(self.losses) == 1:
-            return self.weights[0] * self.losses[0](y_true, y_pred, sample_weight) if self.weights[0] != 1.0 else self.losses[0](y_true, y_pred, sample_weight)
+            value = self.losses[0](y_true, y_pred, sample_weight)
+            return value if self.weights[0] == 1.0 else self.weights[0] * value
         targets = as_outputs(y_true, self.names, "y")
         predictions = as_outputs(y_pred, self.names, "the model's outputs")
         if targets is None:
             raise ValueError(f"The model has {len(self.names)} outputs ({self.names}); y must be a list or dict of as many targets.")
-        total = 0.0
-        for loss, weight, target, prediction in zip(self.losses, self.weights, targets, predictions):
-            if loss is not None:
-                total = total + weight * loss(target, prediction, sample_weight)
+        weights = as_outputs(sample_weight, self.names, "sample_weight") if isinstance(sample_weight, (list, tuple, dict)) else None
+        if weights is None:
+            weights = [sample_weight] * len(self.names)
+        total, trackers = 0.0, iter(self.trackers)
+        for loss, weight, target, prediction, sample in zip(self.losses, self.weights, targets, predictions, weights):
+            if loss is None:
+                continue
+            value = loss(target, prediction, sample)
+            tracker = next(trackers, None)
+            if tracker is not None:
+                tracker.update(value, _leading(prediction))
+            total = total + weight * value
         return total
+
+
+def _leading(prediction) -> int:
+    first = prediction if isinstance(prediction, torch.Tensor) else next(iter(_leaves(prediction)), None)
+    return int(first.shape[0]) if isinstance(first, torch.Tensor) and first.ndim else 1
 
 
 def _leaves(spec):
@@ -116,8 +146,8 @@ class CompiledMetrics:
             return [list(m) for m in as_outputs(list(spec), names, "metrics")]
         return [list(spec) for _ in names]
 
-    def build(self, y_true, y_pred):
-        names = output_names(y_pred)
+    def build(self, y_true, y_pred, model_names=None):
+        names = output_names(y_pred, model_names)
         targets = [y_true] if len(names) == 1 else as_outputs(y_true, names, "y")
         predictions = [y_pred] if len(names) == 1 else as_outputs(y_pred, names, "the model's outputs")
         self.entries = []
@@ -154,8 +184,8 @@ class LossTracker(Mean):
     """The running mean of the batch losses, each weighted by its batch size (Keras). The
     sample count is a Python int: batch sizes are known on the host, so one kernel a step."""
 
-    def __init__(self):
-        super().__init__(name="loss")
+    def __init__(self, name="loss"):
+        super().__init__(name=name)
         self.samples = 0
 
     def update(self, loss: torch.Tensor, batch_size: int):

@@ -58,6 +58,14 @@ def unpack(data):
     return data, None, None
 
 
+def as_batch(data) -> tuple:
+    """A batch from a loader or generator as a tuple of tensor structures, keeping its
+    arity: ``(x,)``, ``(x, y)`` or ``(x, y, sample_weight)`` (a bare ``x`` becomes ``(x,)``)."""
+    if isinstance(data, (tuple, list)) and 1 <= len(data) <= 3 and not _is_leaf(data):
+        return tuple(map_structure(to_tensor, part) for part in data)
+    return (map_structure(to_tensor, data),)
+
+
 def num_samples(structure, argument) -> int:
     leaves = flatten(structure)
     counts = {int(leaf.shape[0]) if leaf.ndim else 1 for leaf in leaves}
@@ -147,14 +155,15 @@ class ArrayData:
         selectors = self._selectors(generator, start, leaves[0].device if leaves else torch.device("cpu"))
         if isinstance(x, torch.Tensor) and isinstance(y, torch.Tensor) and w is None:
             for pick in selectors:  # the common case, without structure walks
-                yield x[pick], y[pick], None
+                yield x[pick], y[pick]
             return
-        for pick in selectors:
-            yield (
-                map_structure(lambda t: t[pick], x),
-                map_structure(lambda t: t[pick], y),
-                None if w is None else w[pick],
-            )
+        for pick in selectors:  # (x,), (x, y) or (x, y, sample_weight): what was given, as Keras
+            batch = (map_structure(lambda t: t[pick], x),)
+            if y is not None or w is not None:
+                batch += (map_structure(lambda t: t[pick], y),)
+            if w is not None:
+                batch += (w[pick],)
+            yield batch
 
 
 class StreamData:
@@ -180,7 +189,7 @@ class StreamData:
         if self._peeked is None:
             self._iterator = self._iterator or iter(self.source)
             data = next(self._iterator, None)
-            self._peeked = None if data is None else tuple(map_structure(to_tensor, part) for part in unpack(data))
+            self._peeked = None if data is None else as_batch(data)
         return self._peeked
 
     def batches(self, generator=None, start=0) -> Iterator:
@@ -192,7 +201,7 @@ class StreamData:
                 peeked, self._peeked = self._peeked, None
                 yield peeked
         for data in iterator:
-            yield tuple(map_structure(to_tensor, part) for part in unpack(data))
+            yield as_batch(data)
 
 
 def adapt(x, y=None, sample_weight=None, batch_size=32, shuffle=False, device=None):

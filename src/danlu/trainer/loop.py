@@ -8,41 +8,85 @@ value back from the device per step: logs are computed when a callback or a log 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 
+import numpy as np
 import torch
 
 from danlu._validation import check_positive_int
 from danlu.callbacks import CallbackList, History, ProgbarLogger
 from danlu.trainer.checks import checked_first_step
-from danlu.trainer.data import ArrayData, adapt, class_weights_to_sample_weights
+from danlu.trainer.data import ArrayData, adapt, class_weights_to_sample_weights, unpack
 
 
-class LazyLogs(Mapping):
+class LazyLogs(MutableMapping):
     """Logs whose values are the metrics' results, computed (and read from the device) only
-    when looked up."""
+    when looked up; entries a step or a callback sets are kept alongside."""
 
     def __init__(self, metrics):
         self._metrics = {m.name: m for m in metrics}
+        self._set = {}
 
     def __getitem__(self, key):
-        return float(self._metrics[key].result())
+        if key in self._set:
+            return _to_python(self._set[key])
+        return _to_python(self._metrics[key].result())
+
+    def __setitem__(self, key, value):
+        self._set[key] = value
+
+    def __delitem__(self, key):
+        if key in self._set:
+            del self._set[key]
+        else:
+            raise KeyError(key)
 
     def __iter__(self):
-        return iter(self._metrics)
+        return iter([*self._metrics, *(k for k in self._set if k not in self._metrics)])
 
     def __len__(self):
-        return len(self._metrics)
+        return len(set(self._metrics) | set(self._set))
+
+
+def _to_python(value):
+    """A metric or step value as a Python float (a list for vector results)."""
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu()
+        return float(value) if value.ndim == 0 else value.tolist()
+    if isinstance(value, np.ndarray):
+        return float(value) if value.ndim == 0 else value.tolist()
+    if isinstance(value, (np.floating, np.integer)):
+        return float(value)
+    return value
 
 
 def results(metrics) -> dict:
     """Every metric's value as a Python float (or list, for vector results)."""
-    out = {}
-    for metric in metrics:
-        value = metric.result()
-        value = value.detach().cpu() if isinstance(value, torch.Tensor) else torch.as_tensor(value)
-        out[metric.name] = float(value) if value.ndim == 0 else value.tolist()
-    return out
+    return {metric.name: _to_python(metric.result()) for metric in metrics}
+
+
+def loop_logs(model, returned) -> dict:
+    """The logs at the end of a loop, as Keras makes them: the metrics' results, unless the
+    last step returned logs of its own with other names (a custom ``train_step``), which are
+    then used; keys sorted (Keras' order)."""
+    metric_logs = results(model.metrics)
+    if isinstance(returned, Mapping) and not isinstance(returned, LazyLogs) and set(returned) != set(metric_logs):
+        logs = {k: _to_python(v) for k, v in returned.items()}
+    else:
+        logs = metric_logs
+        if isinstance(returned, LazyLogs):
+            logs.update({k: returned[k] for k in returned._set})
+    return dict(sorted(logs.items()))
+
+
+def step_logs(returned, default):
+    """What batch callbacks see after a step: the step's own dict (values read as Python
+    floats when looked up), or the lazy metric logs."""
+    if returned is None or returned is default or not isinstance(returned, Mapping) or isinstance(returned, LazyLogs):
+        return default if not isinstance(returned, LazyLogs) else returned
+    logs = LazyLogs([])
+    logs._set = dict(returned)
+    return logs
 
 
 def resolve_verbose(verbose):
@@ -101,7 +145,7 @@ def fit(trainer, x=None, y=None, batch_size=None, epochs=1, verbose="auto", call
     first = data.first_batch()
     if first is None:
         raise ValueError("fit received no data: x has no samples.")
-    trainer.prepare(*first, data=data)
+    trainer.prepare(*unpack(first), data=data)
 
     steps = steps_per_epoch or data.steps
     progress = trainer.progress
@@ -111,18 +155,19 @@ def fit(trainer, x=None, y=None, batch_size=None, epochs=1, verbose="auto", call
     model.stop_training = False
     epoch_logs = {}
     with trainer.label_checks_done():
-        callback_list.call("on_train_begin", None)
+        callback_list.call("on_train_begin", {})
         start_epoch, start_step, generator_state = progress.take_resume_point() or (initial_epoch, 0, None)
         stream = None
         for epoch in range(start_epoch, epochs):
             resuming = epoch == start_epoch and generator_state is not None
             progress.begin_epoch(epoch, start_step if resuming else 0, generator_state if resuming else None)
-            stream = train_epoch(trainer, data, steps, steps_per_epoch, callback_list, stream)
+            stream, returned = train_epoch(trainer, data, steps, steps_per_epoch, callback_list, stream)
             progress.finish_epoch()
-            epoch_logs = results(trainer.metrics)
+            epoch_logs = loop_logs(model, returned)
             if validation is not None and (epoch + 1) % validation_freq == 0:
                 val_logs = run_evaluation(trainer, validation, validation_steps, callback_list)
                 epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
+                epoch_logs = dict(sorted(epoch_logs.items()))
             callback_list.call("on_epoch_end", epoch, epoch_logs)
             if model.stop_training:
                 break
@@ -136,18 +181,20 @@ def fit(trainer, x=None, y=None, batch_size=None, epochs=1, verbose="auto", call
 
 def train_epoch(trainer, data, steps, steps_per_epoch, callback_list, stream):
     """One epoch of ``train_step`` calls, from the progress' step (when resuming, the
-    shuffling generator was set to its state at the epoch's start); returns the stream."""
+    shuffling generator was set to its state at the epoch's start). Returns the batch
+    stream and what the last step returned."""
     model, progress = trainer.model, trainer.progress
-    trainer.reset_metrics()
+    trainer.begin_loop()
     model.train()
-    callback_list.call("on_epoch_begin", progress.epoch, None)
-    logs = LazyLogs(trainer.metrics)
+    callback_list.call("on_epoch_begin", progress.epoch, {})
+    logs = model.step_logs()
     batch_begin, batch_end = callback_list.has("on_train_batch_begin"), callback_list.has("on_train_batch_end")
     execution = trainer.steps_per_execution
     step = progress.step
     if stream is None or isinstance(data, ArrayData) or data.reiterable:
         stream = iter(data.batches(progress.generator, start=step))
     first_call_step = step == 0 and progress.epoch == progress.first_epoch
+    returned = None
     while steps is None or step < steps:
         batch = next(stream, None)
         if batch is None and steps_per_epoch is not None and isinstance(data, ArrayData):
@@ -159,21 +206,21 @@ def train_epoch(trainer, data, steps, steps_per_epoch, callback_list, stream):
                 model.stop_training = True
             break
         if batch_begin and step % execution == 0:
-            callback_list.call("on_train_batch_begin", step, None)
+            callback_list.call("on_train_batch_begin", step, {})
         if first_call_step:
-            checked_first_step(model.train_step, model, trainer.move(batch))
+            returned = checked_first_step(model.train_step, model, trainer.move(batch))
             first_call_step = False
         else:
-            model.train_step(trainer.move(batch))
+            returned = model.train_step(trainer.move(batch))
         step += 1
         progress.finish_step()
         if batch_end and (step % execution == 0 or step == steps):
-            callback_list.call("on_train_batch_end", step - 1, logs)
+            callback_list.call("on_train_batch_end", step - 1, step_logs(returned, logs))
         if model.stop_training:
             break
     if not callback_list.params.get("steps"):
         callback_list.params["steps"] = step
-    return stream
+    return stream, returned
 
 
 def validation_adapter(validation_data, batch_size, device):
@@ -187,22 +234,25 @@ def validation_adapter(validation_data, batch_size, device):
 def run_evaluation(trainer, data, steps, callback_list):
     """One pass of ``test_step`` over ``data``; returns the logs (Python floats)."""
     model = trainer.model
-    trainer.reset_metrics()
+    trainer.begin_loop()
     model.eval()
-    callback_list.call("on_test_begin", None)
-    batch_end = callback_list.has("on_test_batch_end")
-    logs = LazyLogs(trainer.metrics)
+    callback_list.call("on_test_begin", {})
+    batch_begin, batch_end = callback_list.has("on_test_batch_begin"), callback_list.has("on_test_batch_end")
+    logs = model.step_logs()
+    returned = None
     with torch.no_grad():
         for step, batch in enumerate(data.batches()):
             if steps is not None and step >= steps:
                 break
+            if batch_begin:
+                callback_list.call("on_test_batch_begin", step, {})
             if step == 0:
-                checked_first_step(model.test_step, model, trainer.move(batch))
+                returned = checked_first_step(model.test_step, model, trainer.move(batch))
             else:
-                model.test_step(trainer.move(batch))
+                returned = model.test_step(trainer.move(batch))
             if batch_end:
-                callback_list.call("on_test_batch_end", step, logs)
-    final = results(trainer.metrics)
+                callback_list.call("on_test_batch_end", step, step_logs(returned, logs))
+    final = loop_logs(model, returned)
     callback_list.call("on_test_end", final)
     return final
 
@@ -218,13 +268,23 @@ def evaluate(trainer, x=None, y=None, batch_size=None, verbose="auto", sample_we
     first = data.first_batch()
     if first is None:
         raise ValueError("evaluate received no data: x has no samples.")
-    trainer.prepare(*first, data=data)
+    trainer.prepare(*unpack(first), data=data)
     callback_list = make_callbacks(trainer.model, callbacks, verbose, steps=steps or getattr(data, "steps", None))
     with trainer.label_checks_done():
         logs = run_evaluation(trainer, data, steps, callback_list)
-    if return_dict:
-        return logs
-    values = list(logs.values())
+    return logs if return_dict else ordered_values(trainer.model, logs)
+
+
+def ordered_values(model, logs):
+    """Keras' list form of the logs: the metrics in `model.metrics` order (single output;
+    with several outputs the compiled metrics' logged names are prefixed, so, as Keras, they
+    come after the loss and the per-output losses, sorted); a scalar when there is one."""
+    trainer = model.trainer
+    compiled = trainer.compiled_metrics if trainer is not None else None
+    several = compiled is not None and len(getattr(compiled, "names", ())) > 1
+    skip = {id(m) for m in compiled.metrics} if several else set()
+    names = [m.name for m in model.metrics if id(m) not in skip]
+    values = [logs[n] for n in names if n in logs] + [logs[k] for k in sorted(logs) if k not in names]
     return values[0] if len(values) == 1 else values
 
 
@@ -241,20 +301,22 @@ def predict(trainer, x, batch_size=None, verbose="auto", steps=None, callbacks=N
     move = (lambda batch: batch) if on_device else trainer.move
     callback_list = make_callbacks(model, callbacks, verbose, steps=steps or getattr(data, "steps", None))
     model.eval()
-    callback_list.call("on_predict_begin", None)
+    callback_list.call("on_predict_begin", {})
     outputs = []
-    batch_end = callback_list.has("on_predict_batch_end")
+    batch_begin, batch_end = callback_list.has("on_predict_batch_begin"), callback_list.has("on_predict_batch_end")
     with torch.no_grad():
         for step, batch in enumerate(data.batches()):
             if steps is not None and step >= steps:
                 break
+            if batch_begin:
+                callback_list.call("on_predict_batch_begin", step, {})
             if step == 0:
                 outputs.append(checked_first_step(model.predict_step, model, move(batch)))
             else:
                 outputs.append(model.predict_step(move(batch)))
             if batch_end:
-                callback_list.call("on_predict_batch_end", step, None)
-    callback_list.call("on_predict_end", None)
+                callback_list.call("on_predict_batch_end", step, {"outputs": outputs[-1]})
+    callback_list.call("on_predict_end", {})
     if not outputs:
         raise ValueError("predict received no data: x has no samples.")
     return concatenate_outputs(outputs)

@@ -76,6 +76,7 @@ class Trainer:
         self.progress = TrainingProgress()
         self.labels_validated = False
         self.prepared = False  # built, bound and resolved on a first batch
+        self.logs = None  # the lazy logs of the current loop (see Model.step_logs)
         self.forward = model
         if self.device.type != "cpu" or any(p.device != self.device for p in model.parameters()):
             model.to(self.device)
@@ -91,11 +92,15 @@ class Trainer:
 
     @property
     def metrics(self):
-        return [self.loss_tracker, *self.compiled_metrics.metrics]
+        """The compiled metrics in Keras' order: loss, the compiled metrics, each output's loss."""
+        per_output = [] if self.loss is None else self.loss.metrics
+        return [self.loss_tracker, *self.compiled_metrics.metrics, *per_output]
 
-    def reset_metrics(self):
-        for metric in self.metrics:
-            metric.reset_state()
+    def begin_loop(self):
+        """A loop (an epoch, an evaluation) starts: the model's metrics are reset and the
+        step logs are made anew for them."""
+        self.model.reset_metrics()
+        self.logs = None
 
     # --- Batches ------------------------------------------------------------------------------
 
@@ -119,17 +124,22 @@ class Trainer:
         try:
             with torch.no_grad():
                 y_pred = model(x)
+        except NotImplementedError:  # a model with only its own train_step (a GAN): nothing to build here
+            self.bind_optimizer()
+            self.prepared = True
+            return
         except (RuntimeError, ValueError, TypeError, IndexError) as error:
             raise input_error(model, x, error) from error
         finally:
             model.train(was_training)
         model.example_input = map_structure(lambda t: t[:1], x)
         self.bind_optimizer()
+        names = model.output_names
         if self.loss is not None and y is not None:
-            self.loss.build(y_pred)
+            self.loss.build(y_pred, names)
             self._check_labels(y_pred, data)
         if y is not None:
-            self.compiled_metrics.build(y, y_pred)
+            self.compiled_metrics.build(y, y_pred, names)
             self._output_example = map_structure(lambda t: t[:1], y_pred)
             self.prepared = True
 
@@ -139,9 +149,8 @@ class Trainer:
         if optimizer is None or optimizer.built:
             return
         trainable = [p for p in self.model.parameters() if p.requires_grad]
-        if not trainable:
-            raise ValueError("The model has no trainable weights to optimize.")
-        optimizer.build(trainable)
+        if trainable:  # a model without trainable weights can still run a step of its own
+            optimizer.build(trainable)
 
     def _check_labels(self, y_pred, data):
         """Validate every in-memory integer label once (sparse crossentropy), so that a bad
