@@ -41,7 +41,8 @@ def test_get_and_resolve():
     assert isinstance(metrics.resolve("acc", torch.zeros(4, 1), torch.zeros(4, 1)), metrics.BinaryAccuracy)
     assert isinstance(metrics.resolve("accuracy", torch.zeros(4), torch.zeros(4, 3)), metrics.SparseCategoricalAccuracy)
     assert isinstance(metrics.resolve("acc", torch.zeros(4, 3), torch.zeros(4, 3)), metrics.CategoricalAccuracy)
-    assert isinstance(metrics.resolve("crossentropy", torch.zeros(4), torch.zeros(4, 3)), metrics.SparseCategoricalCrossentropy)
+    sparse_ce = metrics.resolve("crossentropy", torch.zeros(4), torch.zeros(4, 3))
+    assert isinstance(sparse_ce, metrics.SparseCategoricalCrossentropy)
     assert metrics.resolve("acc", torch.zeros(4), torch.zeros(4, 3)).name == "acc"
     with pytest.raises(ValueError, match='Did you mean "precision"'):
         metrics.get("precison")

@@ -1,6 +1,8 @@
 """Keras-named stateful metrics whose state stays on the device (no host sync per update).
 
-``update_state(y_true, y_pred, sample_weight=None)``, ``result()``, ``reset_state()``.
+``update_state(y_true, y_pred, sample_weight=None)``, ``result()``, ``reset_state()``;
+``state_dict()`` / ``load_state_dict()`` / ``merge_state()`` for exact resume and replicas.
+Custom metrics subclass `Metric` and create their state with ``add_variable`` (see `Metric`).
 """
 
 from __future__ import annotations
@@ -22,49 +24,57 @@ from danlu.metrics.accuracy import (
     sparse_top_k_categorical_accuracy,
     top_k_categorical_accuracy,
 )
-from danlu.metrics.base import Mean, MeanMetricWrapper, Metric, Sum
-from danlu.metrics.confusion import (
-    AUC,
-    F1Score,
-    FalseNegatives,
-    FalsePositives,
-    FBetaScore,
-    Precision,
-    Recall,
-    TrueNegatives,
-    TruePositives,
+from danlu.metrics.at_threshold import (
+    PrecisionAtRecall,
+    RecallAtPrecision,
+    SensitivityAtSpecificity,
+    SpecificityAtSensitivity,
 )
-from danlu.metrics.regression import (
+from danlu.metrics.auc import AUC
+from danlu.metrics.confusion import FalseNegatives, FalsePositives, Precision, Recall, TrueNegatives, TruePositives
+from danlu.metrics.correlation import (
+    ConcordanceCorrelation,
+    PearsonCorrelation,
+    concordance_correlation,
+    pearson_correlation,
+)
+from danlu.metrics.f_score import F1Score, FBetaScore
+from danlu.metrics.hinge import CategoricalHinge, Hinge, SquaredHinge
+from danlu.metrics.iou import BinaryIoU, IoU, MeanIoU, OneHotIoU, OneHotMeanIoU
+from danlu.metrics.metric import Metric
+from danlu.metrics.probabilistic import (
     BinaryCrossentropy,
     CategoricalCrossentropy,
-    CategoricalHinge,
-    CosineSimilarity,
-    Hinge,
     KLDivergence,
+    Poisson,
+    SparseCategoricalCrossentropy,
+)
+from danlu.metrics.reduction import Mean, MeanMetricWrapper, Sum
+from danlu.metrics.regression import (
+    CosineSimilarity,
     LogCoshError,
     MeanAbsoluteError,
     MeanAbsolutePercentageError,
     MeanSquaredError,
     MeanSquaredLogarithmicError,
-    Poisson,
     R2Score,
     RootMeanSquaredError,
-    SparseCategoricalCrossentropy,
-    SquaredHinge,
 )
 
 METRIC_CLASSES = (
     Mean, Sum, Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy, TopKCategoricalAccuracy,
-    SparseTopKCategoricalAccuracy, AUC, Precision, Recall, F1Score, FBetaScore, TruePositives, FalsePositives,
+    SparseTopKCategoricalAccuracy, AUC, Precision, Recall, PrecisionAtRecall, RecallAtPrecision,
+    SensitivityAtSpecificity, SpecificityAtSensitivity, F1Score, FBetaScore, TruePositives, FalsePositives,
     TrueNegatives, FalseNegatives, MeanSquaredError, MeanAbsoluteError, MeanAbsolutePercentageError,
     MeanSquaredLogarithmicError, RootMeanSquaredError, R2Score, CosineSimilarity, LogCoshError,
-    BinaryCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy, KLDivergence, Poisson, Hinge,
-    SquaredHinge, CategoricalHinge,
+    PearsonCorrelation, ConcordanceCorrelation, BinaryCrossentropy, CategoricalCrossentropy,
+    SparseCategoricalCrossentropy, KLDivergence, Poisson, Hinge, SquaredHinge, CategoricalHinge,
+    IoU, BinaryIoU, MeanIoU, OneHotIoU, OneHotMeanIoU,
 )
 _FUNCTIONS = {
     fn.__name__: fn for fn in (
         accuracy, binary_accuracy, categorical_accuracy, sparse_categorical_accuracy,
-        top_k_categorical_accuracy, sparse_top_k_categorical_accuracy,
+        top_k_categorical_accuracy, sparse_top_k_categorical_accuracy, pearson_correlation, concordance_correlation,
     )
 }
 IDENTIFIERS = {
@@ -79,12 +89,29 @@ IDENTIFIERS = {
 SHAPE_DEPENDENT = {"accuracy", "acc", "crossentropy", "ce"}
 
 
+def serialize(metric) -> dict:
+    """``{"class_name": ..., "config": metric.get_config()}`` (Keras' layout)."""
+    return {"class_name": type(metric).__name__, "config": metric.get_config()}
+
+
+def deserialize(config, custom_objects=None):
+    """The metric a `serialize` dict describes; ``class_name`` is looked up among the
+    metric classes (then ``custom_objects``), never among the losses of the same name."""
+    known = {**{cls.__name__: cls for cls in (*METRIC_CLASSES, MeanMetricWrapper)}, **(custom_objects or {})}
+    name = config.get("class_name")
+    if name not in known:
+        raise unknown_identifier_error("metric class", str(name), known)
+    return known[name].from_config(dict(config.get("config") or {}))
+
+
 def get(identifier):
-    """A metric from a Keras name (``"mse"``, ``"AUC"``, ``"precision"``, ...), a class, an
-    instance or a function ``(y_true, y_pred) -> values`` (wrapped in a mean). ``"accuracy"``
-    / ``"acc"`` / ``"crossentropy"`` depend on the data: see `resolve`."""
+    """A metric from a Keras name (``"mse"``, ``"AUC"``, ``"precision"``, ...), a `serialize`
+    dict, a class, an instance or a function ``(y_true, y_pred) -> values`` (wrapped in a
+    mean). ``"accuracy"`` / ``"acc"`` / ``"crossentropy"`` depend on the data: see `resolve`."""
     if isinstance(identifier, Metric):
         return identifier
+    if isinstance(identifier, dict):
+        return deserialize(identifier)
     if isinstance(identifier, str):
         if identifier in _FUNCTIONS:
             return MeanMetricWrapper(_FUNCTIONS[identifier], name=identifier)
@@ -117,4 +144,7 @@ def resolve(identifier, y_true, y_pred):
     return metric
 
 
-__all__ = ["IDENTIFIERS", "get", "resolve", *(cls.__name__ for cls in METRIC_CLASSES), "Metric", "MeanMetricWrapper", *_FUNCTIONS]
+__all__ = [
+    "IDENTIFIERS", "SHAPE_DEPENDENT", "deserialize", "get", "resolve", "serialize",
+    *(cls.__name__ for cls in METRIC_CLASSES), "Metric", "MeanMetricWrapper", *_FUNCTIONS,
+]

@@ -1,7 +1,11 @@
-"""Accuracy metrics: exact, binary (threshold), categorical (one-hot), sparse and top-k."""
+"""Accuracy metrics: exact, binary (threshold), categorical (one-hot), sparse and top-k.
+
+Each is the weighted mean over samples of a 0/1 match (`MeanMetricWrapper`); the match
+functions return float32, as Keras' (floatx), and the metric's ``dtype`` is that of its
+``total`` / ``count`` state.
+"""
 
 from __future__ import annotations
-
 
 from danlu._tensors import as_tensor
 from danlu.losses.base import squeeze_or_expand_to_same_rank
@@ -58,9 +62,17 @@ def categorical_accuracy(y_true, y_pred):
     return (y_true.argmax(dim=-1) == y_pred.argmax(dim=-1)).float()
 
 
-def sparse_top_k_categorical_accuracy(y_true, y_pred, k=5):
-    """1 where the label is among the ``k`` highest predictions."""
+def sparse_top_k_categorical_accuracy(y_true, y_pred, k=5, from_sorted_ids=False):
+    """1 where the label is among the ``k`` highest predictions (a tie with the k-th counts
+    as in, as Keras' ``in_top_k``). ``from_sorted_ids=True``: ``y_pred`` holds class ids
+    sorted by score, and a match is the label among its first ``k``."""
     y_pred = _pred(y_pred)
+    if from_sorted_ids:
+        y_true = as_tensor(y_true, device=y_pred.device).to(y_pred.dtype)
+        shape = y_true.shape
+        flat_true = y_true.reshape(-1, 1)
+        flat_ids = y_pred.reshape(-1, y_pred.shape[-1])[:, :k]
+        return (flat_ids == flat_true).any(dim=1).float().reshape(shape)
     y_true = as_tensor(y_true, device=y_pred.device).long()
     original_shape = y_true.shape
     if y_true.ndim == y_pred.ndim and y_true.shape[-1] == 1:
@@ -83,54 +95,72 @@ def top_k_categorical_accuracy(y_true, y_pred, k=5):
 
 
 class Accuracy(MeanMetricWrapper):
-    """How often predictions equal labels exactly."""
+    """``mean_samples([y_pred == y_true])``: how often predictions equal labels exactly.
+    Keras' defaults: ``name="accuracy"``, ``dtype=None`` (float32)."""
 
-    direction = "up"
+    _direction = "up"
 
     def __init__(self, name="accuracy", dtype=None):
         super().__init__(accuracy, name=name, dtype=dtype)
 
 
 class BinaryAccuracy(MeanMetricWrapper):
-    """How often ``y_pred > threshold`` matches binary labels (Keras: ``threshold=0.5``)."""
+    """``mean_samples([(y_pred > threshold) == y_true])`` for 0/1 labels.
+    Keras' defaults: ``name="binary_accuracy"``, ``dtype=None``, ``threshold=0.5``."""
 
-    direction = "up"
+    _direction = "up"
 
     def __init__(self, name="binary_accuracy", dtype=None, threshold=0.5):
         super().__init__(binary_accuracy, name=name, dtype=dtype, threshold=threshold)
+        self.threshold = threshold
 
 
 class CategoricalAccuracy(MeanMetricWrapper):
-    """How often the highest prediction is the one-hot label's class."""
+    """``mean_samples([argmax(y_pred) == argmax(y_true)])`` for one-hot labels.
+    Keras' defaults: ``name="categorical_accuracy"``, ``dtype=None``."""
 
-    direction = "up"
+    _direction = "up"
 
     def __init__(self, name="categorical_accuracy", dtype=None):
         super().__init__(categorical_accuracy, name=name, dtype=dtype)
 
 
 class SparseCategoricalAccuracy(MeanMetricWrapper):
-    """How often the highest prediction is the integer label."""
+    """``mean_samples([argmax(y_pred) == y_true])`` for integer labels.
+    Keras' defaults: ``name="sparse_categorical_accuracy"``, ``dtype=None``."""
 
-    direction = "up"
+    _direction = "up"
 
     def __init__(self, name="sparse_categorical_accuracy", dtype=None):
         super().__init__(sparse_categorical_accuracy, name=name, dtype=dtype)
 
 
 class TopKCategoricalAccuracy(MeanMetricWrapper):
-    """How often the one-hot label's class is in the top ``k`` (Keras: 5)."""
+    """``mean_samples([y_pred[argmax(y_true)] >= k-th largest y_pred])`` (ties count as in).
+    Keras' defaults: ``k=5``, ``name="top_k_categorical_accuracy"``, ``dtype=None``."""
 
-    direction = "up"
+    _direction = "up"
 
     def __init__(self, k=5, name="top_k_categorical_accuracy", dtype=None):
         super().__init__(top_k_categorical_accuracy, name=name, dtype=dtype, k=k)
+        self.k = k
 
 
 class SparseTopKCategoricalAccuracy(MeanMetricWrapper):
-    """How often the integer label is in the top ``k`` (Keras: 5)."""
+    """``mean_samples([y_pred[y_true] >= k-th largest y_pred])`` for integer labels (ties count
+    as in). Keras' defaults: ``k=5``, ``name="sparse_top_k_categorical_accuracy"``,
+    ``dtype=None``, ``from_sorted_ids=False`` (True: predictions are class ids sorted by score)."""
 
-    direction = "up"
+    _direction = "up"
 
-    def __init__(self, k=5, name="sparse_top_k_categorical_accuracy", dtype=None):
-        super().__init__(sparse_top_k_categorical_accuracy, name=name, dtype=dtype, k=k)
+    def __init__(self, k=5, name="sparse_top_k_categorical_accuracy", dtype=None, from_sorted_ids=False):
+        super().__init__(
+            sparse_top_k_categorical_accuracy, name=name, dtype=dtype, k=k, from_sorted_ids=from_sorted_ids
+        )
+        self.k, self.from_sorted_ids = k, from_sorted_ids
+
+    def get_config(self):
+        config = {"name": self.name, "dtype": self.dtype, "k": self.k}
+        if self.from_sorted_ids:  # Keras writes it only when set
+            config["from_sorted_ids"] = True
+        return config

@@ -1,276 +1,143 @@
-"""Metrics from confusion counts: TruePositives..., Precision, Recall, AUC, F1Score / FBetaScore.
+"""Weighted confusion counts at thresholds: TruePositives, FalsePositives, TrueNegatives,
+FalseNegatives, Precision and Recall.
 
-Labels count as positive when nonzero; predictions when above a threshold. Keras defaults:
-``thresholds=0.5`` (Precision, Recall), 200 evenly spaced thresholds for AUC.
+A label counts as positive when nonzero, a prediction when ``y_pred > threshold``; each
+sample adds its weight (1 without ``sample_weight``). Keras' defaults: ``thresholds=None``
+means 0.5 (or, with ``top_k``, "every kept prediction", -1e10); thresholds must lie in
+[0, 1]; one threshold gives a scalar result, a list gives one value per threshold. Evenly
+spaced thresholds (``[0, 0.5, 1]``, ...) are counted by buckets over predictions clipped to
+[0, 1], as Keras counts them (see `danlu.metrics._thresholded`).
+
+The state is Keras': ``accumulator`` (shape ``(T,)``) for the four counts,
+``true_positives`` / ``false_positives`` for Precision, ``true_positives`` /
+``false_negatives`` for Recall; float32, summed over replicas.
 """
 
 from __future__ import annotations
 
 import torch
 
-from danlu._tensors import as_tensor
-from danlu.losses.base import squeeze_or_expand_to_same_rank
-from danlu.metrics.base import Metric
-
-EPSILON = 1e-7
+from danlu.metrics import _thresholded
+from danlu.metrics.metric import FLOATX, Metric
+from danlu.metrics.reduction import divide_no_nan
 
 
-def _thresholds(thresholds, default=0.5):
-    if thresholds is None:
-        return [default], True
-    if isinstance(thresholds, (int, float)):
-        return [float(thresholds)], True
-    return [float(t) for t in thresholds], False
+class ThresholdedMetric(Metric):
+    """Shared machinery: thresholds as a list and as a tensor kept on the state's device,
+    and `_accumulate`, which adds the counts of a batch to the named variables."""
 
+    def _set_thresholds(self, thresholds, with_epsilon=False, evenly=None):
+        self.thresholds = list(thresholds)
+        if evenly is None:
+            evenly = _thresholded.evenly_distributed(self.thresholds)
+        self._thresholds_distributed_evenly = evenly
+        self._thresholds_with_epsilon = with_epsilon
+        self._threshold_tensor = torch.tensor(self.thresholds, dtype=FLOATX)
 
-class _ConfusionCounts(Metric):
-    """Accumulates weighted TP / FP / TN / FN at each threshold."""
+    def _move_constants(self, device):
+        self._threshold_tensor = self._threshold_tensor.to(device)
 
-    counts = ("true_positives", "false_positives", "true_negatives", "false_negatives")
-
-    def __init__(self, thresholds=None, top_k=None, class_id=None, name=None, dtype=None, default_threshold=0.5):
-        super().__init__(name=name, dtype=dtype)
-        values, self._scalar = _thresholds(thresholds, default_threshold)
-        self.thresholds_list = values
-        self.top_k, self.class_id = top_k, class_id
-        self.thresholds = torch.tensor(values, dtype=self.dtype)
-        for name in self.counts:
-            setattr(self, name, self.add_state(name, (len(values),)))
-
-    def _to_device(self, device):
-        super()._to_device(device)
-        self.thresholds = self.thresholds.to(device)
-
-    def _prepare(self, y_true, y_pred, sample_weight):
-        y_pred = as_tensor(y_pred).detach().to(self.dtype)
-        y_true = as_tensor(y_true, device=y_pred.device).to(self.dtype)
+    def _accumulate(self, counts, y_true, y_pred, sample_weight, top_k=None, class_id=None, multi_label=False,
+                    label_weights=None):
+        dtype = next(iter(counts.values())).dtype
+        y_true, y_pred, sample_weight = _thresholded.prepare(y_true, y_pred, sample_weight, dtype, top_k, class_id)
         self._to_device(y_pred.device)
-        y_pred, y_true = squeeze_or_expand_to_same_rank(y_pred, y_true)
-        if self.top_k is not None:
-            kth = y_pred.topk(min(self.top_k, y_pred.shape[-1]), dim=-1).values[..., -1:]
-            y_pred = torch.where(y_pred >= kth, y_pred, torch.full_like(y_pred, float("-inf")))
-        weight = None
-        if sample_weight is not None:
-            weight = as_tensor(sample_weight, dtype=self.dtype, device=y_pred.device)
-            while weight.ndim < y_pred.ndim:
-                weight = weight.unsqueeze(-1)
-            weight = torch.broadcast_to(weight, y_pred.shape)
-        if self.class_id is not None:
-            y_true, y_pred = y_true[..., self.class_id], y_pred[..., self.class_id]
-            weight = None if weight is None else weight[..., self.class_id]
-        return y_true.reshape(-1), y_pred.reshape(-1), None if weight is None else weight.reshape(-1)
+        _thresholded.update_counts(
+            counts, y_true, y_pred, self._threshold_tensor.to(dtype), sample_weight,
+            evenly=self._thresholds_distributed_evenly, multi_label=multi_label, label_weights=label_weights,
+            with_epsilon=self._thresholds_with_epsilon,
+        )
 
-    def update_state(self, y_true, y_pred, sample_weight=None):
-        y_true, y_pred, weight = self._prepare(y_true, y_pred, sample_weight)
-        predicted = (y_pred.unsqueeze(0) > self.thresholds.unsqueeze(1)).to(self.dtype)  # (T, N)
-        positive = (y_true != 0).to(self.dtype).unsqueeze(0)
-        w = torch.ones_like(y_pred) if weight is None else weight
-        self.true_positives += (predicted * positive * w).sum(1)
-        self.false_positives += (predicted * (1 - positive) * w).sum(1)
-        self.true_negatives += ((1 - predicted) * (1 - positive) * w).sum(1)
-        self.false_negatives += ((1 - predicted) * positive * w).sum(1)
-
-    def _scalar_or_vector(self, value):
-        return value[0] if self._scalar else value
-
-    def get_config(self):
-        return {"name": self.name, "thresholds": self.thresholds_list if not self._scalar else self.thresholds_list[0]}
+    def _one_or_all(self, value):
+        return value[0] if len(self.thresholds) == 1 else value
 
 
-def _divide_no_nan(a, b):
-    return torch.where(b == 0, torch.zeros_like(a), a / torch.where(b == 0, torch.ones_like(b), b))
+class _ConditionCount(ThresholdedMetric):
+    """One weighted count per threshold in the variable ``accumulator``."""
 
-
-class _Tally(_ConfusionCounts):
-    """One of the four weighted counts (its ``tally``), named after it by default."""
-
-    tally = ""
+    _condition = ""
 
     def __init__(self, thresholds=None, name=None, dtype=None):
-        super().__init__(thresholds, name=name or self.tally, dtype=dtype)
+        super().__init__(name=name, dtype=dtype)
+        self.init_thresholds = thresholds
+        self._set_thresholds(_thresholded.parse_thresholds(thresholds, 0.5))
+        self.accumulator = self.add_variable((len(self.thresholds),), "zeros", name="accumulator")
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        self._accumulate({self._condition: self.accumulator}, y_true, y_pred, sample_weight)
 
     def result(self):
-        return self._scalar_or_vector(getattr(self, self.tally).clone())
-
-
-class TruePositives(_Tally):
-    tally, direction = "true_positives", "up"
-
-
-class FalsePositives(_Tally):
-    tally = "false_positives"
-
-
-class TrueNegatives(_Tally):
-    tally, direction = "true_negatives", "up"
-
-
-class FalseNegatives(_Tally):
-    tally = "false_negatives"
-
-
-class Precision(_ConfusionCounts):
-    """``TP / (TP + FP)`` at ``thresholds`` (default 0.5), optionally over the ``top_k``
-    predictions or one ``class_id``."""
-
-    direction = "up"
-
-    def __init__(self, thresholds=None, top_k=None, class_id=None, name="precision", dtype=None):
-        default = float("-inf") if top_k is not None and thresholds is None else 0.5
-        super().__init__(thresholds, top_k, class_id, name=name, dtype=dtype, default_threshold=default)
-
-    def result(self):
-        return self._scalar_or_vector(_divide_no_nan(self.true_positives, self.true_positives + self.false_positives))
+        return self._one_or_all(self.accumulator.detach().clone())
 
     def get_config(self):
-        return {**super().get_config(), "top_k": self.top_k, "class_id": self.class_id}
+        return {**super().get_config(), "thresholds": self.init_thresholds}
+
+
+class TruePositives(_ConditionCount):
+    """``sum w [y_true != 0 and y_pred > t]`` per threshold ``t`` (Keras: ``thresholds=0.5``).
+    ``direction`` is "up" (Keras sets none; more true positives is better)."""
+
+    _condition, _direction = "tp", "up"
+
+
+class FalsePositives(_ConditionCount):
+    """``sum w [y_true == 0 and y_pred > t]`` per threshold ``t`` (Keras: ``thresholds=0.5``)."""
+
+    _condition = "fp"
+
+
+class TrueNegatives(_ConditionCount):
+    """``sum w [y_true == 0 and y_pred <= t]`` per threshold ``t`` (Keras: ``thresholds=0.5``).
+    ``direction`` is "up" (Keras sets none; more true negatives is better)."""
+
+    _condition, _direction = "tn", "up"
+
+
+class FalseNegatives(_ConditionCount):
+    """``sum w [y_true != 0 and y_pred <= t]`` per threshold ``t`` (Keras: ``thresholds=0.5``)."""
+
+    _condition = "fn"
+
+
+class Precision(ThresholdedMetric):
+    """``TP / (TP + FP)`` per threshold (0 when nothing was predicted positive).
+
+    ``top_k``: only the ``k`` largest predictions of each row can be positive (exactly ``k``;
+    with ties, the ones ``torch.topk`` picks, as Keras); then ``thresholds`` defaults to
+    -1e10 (every kept prediction is positive). ``class_id``: only that column of 2-D inputs.
+    Keras: ``thresholds=None`` (0.5), ``top_k=None``, ``class_id=None``, ``name="precision"``.
+    """
+
+    _direction = "up"
+    _counts = {"tp": "true_positives", "fp": "false_positives"}  # count -> variable, in Keras' order
+
+    def __init__(self, thresholds=None, top_k=None, class_id=None, name=None, dtype=None):
+        super().__init__(name=name, dtype=dtype)
+        self.init_thresholds, self.top_k, self.class_id = thresholds, top_k, class_id
+        default = 0.5 if top_k is None else _thresholded.NEG_INF
+        self._set_thresholds(_thresholded.parse_thresholds(thresholds, default))
+        for variable in self._counts.values():
+            setattr(self, variable, self.add_variable((len(self.thresholds),), "zeros", name=variable))
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        counts = {count: getattr(self, variable) for count, variable in self._counts.items()}
+        self._accumulate(counts, y_true, y_pred, sample_weight, top_k=self.top_k, class_id=self.class_id)
+
+    def result(self):
+        tp = self.true_positives.detach()
+        return self._one_or_all(divide_no_nan(tp, tp + self.false_positives.detach()))
+
+    def get_config(self):
+        config = {"thresholds": self.init_thresholds, "top_k": self.top_k, "class_id": self.class_id}
+        return {**super().get_config(), **config}
 
 
 class Recall(Precision):
-    """``TP / (TP + FN)`` at ``thresholds`` (default 0.5), optionally ``top_k`` / ``class_id``."""
+    """``TP / (TP + FN)`` per threshold (0 when no label was positive); ``top_k`` and
+    ``class_id`` as in `Precision`. Keras: ``thresholds=None`` (0.5), ``name="recall"``."""
 
-    def __init__(self, thresholds=None, top_k=None, class_id=None, name="recall", dtype=None):
-        super().__init__(thresholds, top_k, class_id, name=name, dtype=dtype)
-
-    def result(self):
-        return self._scalar_or_vector(_divide_no_nan(self.true_positives, self.true_positives + self.false_negatives))
-
-
-class AUC(_ConfusionCounts):
-    """Area under the ROC (default) or PR curve from ``num_thresholds=200`` evenly spaced
-    thresholds, by Keras' trapezoidal "interpolation" (for PR, the Davis & Goadrich
-    interpolation). ``from_logits=True`` applies a sigmoid first."""
-
-    direction = "up"
-
-    def __init__(self, num_thresholds=200, curve="ROC", summation_method="interpolation", name="auc", dtype=None,
-                 thresholds=None, from_logits=False):
-        curve, summation_method = str(curve).upper(), str(summation_method).lower()
-        if curve not in ("ROC", "PR"):
-            raise ValueError(f"curve must be 'ROC' or 'PR'; received curve={curve!r}.")
-        if summation_method not in ("interpolation", "minoring", "majoring"):
-            raise ValueError(f"summation_method must be 'interpolation', 'minoring' or 'majoring'; received {summation_method!r}.")
-        if thresholds is None:
-            if num_thresholds <= 1:
-                raise ValueError(f"num_thresholds must be > 1; received num_thresholds={num_thresholds!r}.")
-            inner = [(i + 1) / (num_thresholds - 1) for i in range(num_thresholds - 2)]
-        else:
-            inner = sorted(float(t) for t in thresholds)
-        self.num_thresholds = len(inner) + 2
-        self.curve, self.summation_method, self.from_logits = curve, summation_method, from_logits
-        self._given_thresholds = thresholds
-        super().__init__([0.0 - EPSILON, *inner, 1.0 + EPSILON], name=name, dtype=dtype)
-
-    def update_state(self, y_true, y_pred, sample_weight=None):
-        if self.from_logits:
-            y_pred = torch.sigmoid(as_tensor(y_pred))
-        super().update_state(y_true, y_pred, sample_weight)
-
-    def _interpolate_pr(self):
-        tp, fp, fn = self.true_positives, self.false_positives, self.false_negatives
-        dtp = tp[:-1] - tp[1:]
-        p = tp + fp
-        dp = p[:-1] - p[1:]
-        slope = _divide_no_nan(dtp, dp.clamp_min(0))
-        intercept = tp[1:] - slope * p[1:]
-        ratio = torch.where((p[:-1] > 0) & (p[1:] > 0), _divide_no_nan(p[:-1], p[1:].clamp_min(0)), torch.ones_like(p[1:]))
-        return _divide_no_nan(slope * (dtp + intercept * torch.log(ratio)), (tp[1:] + fn[1:]).clamp_min(0)).sum()
+    _counts = {"tp": "true_positives", "fn": "false_negatives"}
 
     def result(self):
-        if self.curve == "PR" and self.summation_method == "interpolation":
-            return self._interpolate_pr()
-        tp, fp, tn, fn = self.true_positives, self.false_positives, self.true_negatives, self.false_negatives
-        recall = _divide_no_nan(tp, tp + fn)
-        if self.curve == "ROC":
-            x, y = _divide_no_nan(fp, fp + tn), recall
-        else:
-            x, y = recall, _divide_no_nan(tp, tp + fp)
-        if self.summation_method == "interpolation":
-            heights = (y[:-1] + y[1:]) / 2.0
-        elif self.summation_method == "minoring":
-            heights = torch.minimum(y[:-1], y[1:])
-        else:
-            heights = torch.maximum(y[:-1], y[1:])
-        return ((x[:-1] - x[1:]) * heights).sum()
-
-    def get_config(self):
-        config = {"name": self.name, "num_thresholds": self.num_thresholds, "curve": self.curve,
-                  "summation_method": self.summation_method, "from_logits": self.from_logits}
-        if self._given_thresholds is not None:
-            config["thresholds"] = list(self._given_thresholds)
-        return config
-
-
-class FBetaScore(Metric):
-    """F-beta per class from one-hot labels: ``(1 + b^2) P R / (b^2 P + R)``.
-
-    ``threshold=None`` marks each sample's highest prediction as its class; otherwise
-    predictions above ``threshold``. ``average``: None (per class), "micro", "macro" or
-    "weighted" (by support). Keras defaults: ``beta=1.0``, ``average=None``."""
-
-    direction = "up"
-
-    def __init__(self, average=None, beta=1.0, threshold=None, name="fbeta_score", dtype=None):
-        if average not in (None, "micro", "macro", "weighted"):
-            raise ValueError(f"average must be None, 'micro', 'macro' or 'weighted'; received average={average!r}.")
-        if not beta > 0:
-            raise ValueError(f"beta must be > 0; received beta={beta!r}.")
-        super().__init__(name=name, dtype=dtype)
-        self.average, self.beta, self.threshold = average, beta, threshold
-        self._built = False
-
-    def update_state(self, y_true, y_pred, sample_weight=None):
-        y_pred = as_tensor(y_pred).detach().to(self.dtype)
-        y_true = as_tensor(y_true, device=y_pred.device).to(self.dtype)
-        if y_pred.ndim != 2 or y_true.ndim != 2:
-            raise ValueError(f"{type(self).__name__} expects 2-D inputs (batch, classes); received y_true {tuple(y_true.shape)}, y_pred {tuple(y_pred.shape)}.")
-        if not self._built:
-            shape = () if self.average == "micro" else (y_pred.shape[-1],)
-            for name in ("true_positives", "false_positives", "false_negatives", "intermediate_weights"):
-                setattr(self, name, self.add_state(name, shape))
-            self._built = True
-        self._to_device(y_pred.device)
-        if self.threshold is None:
-            predicted = (y_pred >= y_pred.amax(dim=-1, keepdim=True)) & (y_pred.abs() > 1e-9)
-        else:
-            predicted = y_pred > self.threshold
-        predicted = predicted.to(self.dtype)
-        weight = None if sample_weight is None else as_tensor(sample_weight, dtype=self.dtype, device=y_pred.device).reshape(-1, 1)
-        axis = None if self.average == "micro" else 0
-
-        def weighted_sum(value):
-            value = value * weight if weight is not None else value
-            return value.sum() if axis is None else value.sum(axis)
-
-        self.true_positives += weighted_sum(predicted * y_true)
-        self.false_positives += weighted_sum(predicted * (1 - y_true))
-        self.false_negatives += weighted_sum((1 - predicted) * y_true)
-        self.intermediate_weights += weighted_sum(y_true)
-
-    def result(self):
-        if not self._built:
-            return torch.zeros(())
-        precision = self.true_positives / (self.true_positives + self.false_positives + EPSILON)
-        recall = self.true_positives / (self.true_positives + self.false_negatives + EPSILON)
-        score = (1 + self.beta**2) * precision * recall / (self.beta**2 * precision + recall + EPSILON)
-        if self.average == "weighted":
-            weights = self.intermediate_weights / (self.intermediate_weights.sum() + EPSILON)
-            return (score * weights).sum()
-        if self.average is not None:
-            return score.mean()
-        return score
-
-    def get_config(self):
-        return {"name": self.name, "average": self.average, "beta": self.beta, "threshold": self.threshold}
-
-
-class F1Score(FBetaScore):
-    """F1 (beta = 1), see `FBetaScore`."""
-
-    def __init__(self, average=None, threshold=None, name="f1_score", dtype=None):
-        super().__init__(average=average, beta=1.0, threshold=threshold, name=name, dtype=dtype)
-
-    def get_config(self):
-        config = super().get_config()
-        config.pop("beta")
-        return config
+        tp = self.true_positives.detach()
+        return self._one_or_all(divide_no_nan(tp, tp + self.false_negatives.detach()))
