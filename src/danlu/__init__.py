@@ -19,6 +19,7 @@ from danlu import (  # noqa: E402
     models,
     optimizers,
     regularizers,
+    utils,
 )
 from danlu._variables import Variable  # noqa: E402
 from danlu.layers import Input, KerasTensor  # noqa: E402
@@ -46,5 +47,5 @@ def plot_history(history, path=None):
 __all__ = [
     "Input", "KerasTensor", "Model", "Sequential", "Variable", "__version__", "activations", "callbacks", "constraints",
     "initializers", "layers", "losses", "metrics", "mixed_precision", "models", "optimizers", "plot_history",
-    "regularizers",
+    "regularizers", "utils",
 ]
