@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import weakref
 
 import numpy as np
 import torch
@@ -81,9 +82,11 @@ def _unique(tensors):
 
 class _CallState:
     """How deep the current layer calls are nested (the outermost call clears the
-    ``add_loss`` terms of the previous one)."""
+    ``add_loss`` terms of the previous one), and which layers hold such terms (so that calls
+    cost nothing for them when no layer adds losses)."""
 
     depth = 0
+    holding: "weakref.WeakSet" = None
 
 
 class Layer(torch.nn.Module):
@@ -105,6 +108,12 @@ class Layer(torch.nn.Module):
 
     #: Whether the layer passes the mask of its inputs on unchanged (Keras' attribute).
     supports_masking = False
+    #: What the layer computes on, when it is a model's first layer: "float" layers get
+    #: integer and boolean inputs cast to float (Keras), "int" layers (embeddings) keep them.
+    input_dtype_kind = None
+    #: The input rank the layer works on, when fixed (Dense: 2, so ``(batch,)`` inputs get a
+    #: trailing axis, as tf.keras expands 1-D data).
+    input_rank_hint = None
 
     def __init_subclass__(cls, **kwargs):
         """Record each layer's constructor arguments (for `get_config`) and which of
@@ -281,8 +290,7 @@ class Layer(torch.nn.Module):
         switch = training is not None and bool(training) != self.training
         if switch:
             self.train(bool(training))
-        outermost = _CallState.depth == 0
-        if outermost:
+        if _CallState.depth == 0 and _CallState.holding:
             self._clear_call_losses()
         _CallState.depth += 1
         try:
@@ -446,6 +454,7 @@ class Layer(torch.nn.Module):
     def add_loss(self, value):
         """Add a term to the training objective for the current call (Keras)."""
         self._call_losses.append(value)
+        _CallState.holding.add(self)
 
     def own_losses(self) -> list[torch.Tensor]:
         """This layer's weight penalties and the terms added during the last call."""
@@ -458,9 +467,12 @@ class Layer(torch.nn.Module):
         return [loss for layer in self.modules() if isinstance(layer, Layer) for loss in layer.own_losses()]
 
     def _clear_call_losses(self):
-        for layer in self.modules():
-            if isinstance(layer, Layer) and layer._call_losses:
+        """Clear the ``add_loss`` terms of the layers inside this one."""
+        inside = {id(m) for m in self.modules()}
+        for layer in list(_CallState.holding):
+            if id(layer) in inside:
                 layer._call_losses.clear()
+                _CallState.holding.discard(layer)
 
     # --- Functional API -----------------------------------------------------------------------
 
@@ -481,6 +493,8 @@ class Layer(torch.nn.Module):
 class KernelLayer(Layer):
     """A layer with a kernel, an optional bias and an activation (Dense, Conv1D, Conv2D):
     the Keras options they share, stored and applied once."""
+
+    input_dtype_kind = "float"
 
     def __init__(self, activation=None, use_bias=True, kernel_initializer="glorot_uniform", bias_initializer="zeros",
                  kernel_regularizer=None, bias_regularizer=None, kernel_constraint=None, bias_constraint=None, **kwargs):
@@ -523,10 +537,13 @@ def _attach_mask(outputs, mask):
 
 
 def _activity_penalty(layer: Layer, args, output):
+    """Keras 3: the activity penalty of the outputs, divided by the batch size."""
     if isinstance(output, torch.Tensor):
-        layer._call_losses.append(layer.activity_regularizer(output))
+        batch = output.shape[0] if output.ndim else 1
+        layer.add_loss(layer.activity_regularizer(output) / max(batch, 1))
 
 
+_CallState.holding = weakref.WeakSet()
 _NAME_COUNTS: dict[str, int] = {}
 
 

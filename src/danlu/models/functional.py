@@ -18,7 +18,7 @@ import torch
 from danlu.layers import symbolic
 from danlu.layers.base import Layer
 from danlu.layers.input_layer import InputLayer
-from danlu.models.model import Model
+from danlu.models.model import Model, symbolic_expectation
 from danlu.saving import serialization
 
 #: Namespaces whose functions a saved graph may name (nothing else is ever looked up).
@@ -131,6 +131,9 @@ class Functional(Model):
     def _sublayers(self):
         return list(self.layers)
 
+    def input_expectations(self):
+        return symbolic.map_structure(symbolic_expectation, self._input_structure)
+
     # --- Running the graph ----------------------------------------------------------------------
 
     def _compile_steps(self):
@@ -184,6 +187,8 @@ class Functional(Model):
                 value = torch.as_tensor(value)
             else:
                 raise TypeError(f"Input {expected.name!r} must be a tensor; received {type(value).__name__}.")
+        if value.ndim == len(expected.shape) - 1 and expected.shape[-1] == 1:
+            value = value.unsqueeze(-1)  # Keras' rank adjustment: (batch,) for (batch, 1)
         shape = value.shape
         if len(shape) != len(expected.shape) or any(e is not None and e != d for e, d in zip(expected.shape[1:], shape[1:])):
             raise ValueError(

@@ -16,7 +16,7 @@ from danlu.layers.base import Layer
 from danlu.saving import serialization
 from danlu.saving import weights as weights_io
 from danlu.trainer import loop
-from danlu.trainer.data import adapt, class_weights_to_sample_weights, flatten, map_structure, num_samples, to_tensor, unpack
+from danlu.trainer.data import InputSpec, adapt, class_weights_to_sample_weights, flatten, map_structure, num_samples, to_tensor, unpack
 from danlu.trainer.trainer import Trainer
 
 
@@ -57,14 +57,6 @@ class Model(Layer):
         #: One sample of the inputs the model was built on (``summary`` and TensorBoard's
         #: graph run it); set by the first ``fit`` / ``evaluate`` / ``predict`` batch.
         self.example_input = None
-
-    def __call__(self, *args, **kwargs):
-        # Terms added during a forward pass last until the next one (Keras). Clearing here,
-        # not in a hook, keeps PyTorch's fast call path.
-        for layer in self._layers():
-            if layer._call_losses:
-                layer._call_losses.clear()
-        return super().__call__(*args, **kwargs)
 
     def forward(self, *args, **kwargs):
         if self.module is not None:
@@ -206,6 +198,12 @@ class Model(Layer):
         """The names of the outputs, when the model knows them (functional models)."""
         return None
 
+    def input_expectations(self):
+        """What the inputs should be, where the model knows (``InputSpec(dtype, ndim)`` per
+        input, or None): the trainer casts integer inputs of float inputs and adds a trailing
+        axis to inputs one short of their rank, as Keras standardizes inputs."""
+        return first_layer_expectation(self.module) if self.module is not None else None
+
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
             validation_data=None, shuffle=True, class_weight=None, sample_weight=None, initial_epoch=0,
             steps_per_epoch=None, validation_steps=None, validation_batch_size=None, validation_freq=1):
@@ -308,7 +306,7 @@ class Model(Layer):
     def _single_batch(self, x, y, sample_weight, method):
         """All of ``x`` as one batch, on the training device, with the model prepared."""
         trainer = self._require_compiled(method)
-        data = adapt(x, y, sample_weight, batch_size=_num_samples(x), device=trainer.device)
+        data = trainer.conform(adapt(x, y, sample_weight, batch_size=_num_samples(x), device=trainer.device))
         batch = next(data.batches())
         trainer.prepare(*unpack(batch), data=data)
         return trainer, trainer.move(batch)
@@ -332,7 +330,7 @@ class Model(Layer):
     def predict_on_batch(self, x):
         self.eval()
         trainer = self._trainer or Trainer.for_inference(self)
-        data = adapt(x, batch_size=_num_samples(x), device=trainer.device)
+        data = trainer.conform(adapt(x, batch_size=_num_samples(x), device=trainer.device))
         with torch.no_grad():
             return loop.concatenate_outputs([self.predict_step(trainer.move(next(data.batches())))])
 
@@ -427,3 +425,23 @@ class _CompiledMetricsView:
 def _leading_size(value) -> int:
     leaves = flatten(value)
     return int(leaves[0].shape[0]) if leaves and leaves[0].ndim else 1
+
+
+def symbolic_expectation(tensor) -> InputSpec:
+    """The expectation of a symbolic input: its dtype (when a torch dtype) and rank."""
+    return InputSpec(tensor.dtype if isinstance(tensor.dtype, torch.dtype) else None, len(tensor.shape))
+
+
+def first_layer_expectation(layer):
+    """The expectation of a model whose inputs go to ``layer`` first (None when unknown)."""
+    if isinstance(layer, Layer):
+        if layer.input_dtype_kind == "float":
+            return InputSpec(torch.float32, layer.input_rank_hint)
+        return None
+    if isinstance(layer, torch.nn.Linear):
+        return InputSpec(torch.float32, 2)
+    if isinstance(layer, (torch.nn.modules.conv._ConvNd, torch.nn.modules.batchnorm._BatchNorm, torch.nn.LayerNorm)):
+        return InputSpec(torch.float32, None)
+    if isinstance(layer, torch.nn.Sequential) and len(layer):
+        return first_layer_expectation(layer[0])
+    return None

@@ -7,7 +7,7 @@ import torch
 from danlu.layers import symbolic
 from danlu.layers.base import Layer
 from danlu.layers.input_layer import Input, InputLayer
-from danlu.models.model import Model
+from danlu.models.model import Model, first_layer_expectation, symbolic_expectation
 
 
 class Sequential(Model):
@@ -77,6 +77,11 @@ class Sequential(Model):
     @property
     def output(self):
         return self._symbolic_output
+
+    def input_expectations(self):
+        if self._input_tensor is not None:
+            return symbolic_expectation(self._input_tensor)
+        return first_layer_expectation(self.layers[0]) if len(self.layers) else None
 
     def get_config(self):
         layers = list(self.layers)

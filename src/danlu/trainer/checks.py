@@ -26,16 +26,36 @@ def expected_input(model) -> str:
 
 
 def describe_shapes(structure) -> str:
-    return str(map_structure(lambda t: tuple(t.shape), structure))
+    return str(map_structure(lambda t: tuple(t.shape) if hasattr(t, "shape") else type(t).__name__, structure))
+
+
+def describe_dtypes(structure) -> str:
+    return str(map_structure(lambda t: str(t.dtype).removeprefix("torch.") if hasattr(t, "dtype") else type(t).__name__, structure))
+
+
+_DTYPE_HINTS = ("scalar type", "dtype", "Expected tensor for argument", "expected m1 and m2", "not implemented for 'Long'",
+                "not implemented for 'Int'", "not implemented for 'Bool'", "should be the same")
 
 
 def input_error(model, x, error) -> ValueError:
-    """A ValueError saying which input shape the model could not take and what it expects."""
+    """A ValueError saying what about the inputs the model could not take: their structure,
+    their dtype or their shape, and what it expects."""
+    message = f"{type(error).__name__}: {error}"
+    if isinstance(x, dict) and ("not dict" in str(error) or isinstance(error, (KeyError, AttributeError))):
+        return ValueError(
+            f"The model takes a tensor, but x is a dict with keys {sorted(x)}. Pass the tensor itself, or build a "
+            f"functional model with a dict of inputs (danlu.Model({{'name': danlu.Input(...)}}, outputs)). ({message})"
+        )
+    if isinstance(x, (list, tuple)) and ("not list" in str(error) or "not tuple" in str(error)):
+        return ValueError(
+            f"The model takes a tensor, but x is a {type(x).__name__} of {len(x)} arrays. Pass one array, or build a "
+            f"model with several inputs. ({message})"
+        )
+    if any(hint in str(error) for hint in _DTYPE_HINTS):
+        return ValueError(f"The model cannot take inputs of dtype {describe_dtypes(x)} (shape {describe_shapes(x)}). ({message})")
     expected = expected_input(model)
     return ValueError(
-        f"The model cannot take inputs of shape {describe_shapes(x)}"
-        + (f"; it expects {expected}" if expected else "")
-        + f". ({type(error).__name__}: {error})"
+        f"The model cannot take inputs of shape {describe_shapes(x)}" + (f"; it expects {expected}" if expected else "") + f". ({message})"
     )
 
 

@@ -44,11 +44,73 @@ def _is_leaf(value) -> bool:
 
 
 def to_tensor(value):
-    """Arrays and lists become tensors (float64 -> float32, as Keras' floatx)."""
+    """Arrays and lists become tensors (float64 -> float32, as Keras' floatx); text (numpy
+    arrays or lists of str) stays a numpy array of str, for the layers that read text."""
+    if is_text(value):
+        return np.asarray(value, dtype=object) if not isinstance(value, np.ndarray) else value
+    if isinstance(value, np.ndarray) and value.dtype == object:
+        try:
+            value = value.astype(np.float32)
+        except (TypeError, ValueError):
+            raise TypeError(f"An input array of dtype object holds values that are neither numbers nor strings ({value.flat[0]!r}).") from None
     tensor = as_tensor(value)
     if tensor.dtype == torch.float64:
         tensor = tensor.float()
     return tensor
+
+
+def is_text(value) -> bool:
+    """A numpy array of str (or bytes) or a (nested) list of str."""
+    if isinstance(value, np.ndarray):
+        return value.dtype.kind in "US" or (value.dtype == object and value.size > 0 and isinstance(value.flat[0], (str, bytes)))
+    while isinstance(value, (list, tuple)) and value:
+        value = value[0]
+    return isinstance(value, (str, bytes))
+
+
+def from_pandas(value):
+    """pandas DataFrames and Series are arrays (Keras); dicts / lists of them are structures."""
+    if isinstance(value, Mapping):
+        return {k: from_pandas(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)) and value and type(value[0]).__module__.startswith("pandas"):
+        return type(value)(from_pandas(v) for v in value)
+    if type(value).__module__.startswith("pandas") and hasattr(value, "to_numpy"):
+        array = np.array(value.to_numpy())  # a writable copy (pandas may hand out read-only views)
+        if array.dtype == object and not is_text(array):
+            array = array.astype(np.float32)
+        return array
+    return value
+
+
+class InputSpec(tuple):
+    """What a model input expects: ``(dtype, ndim)`` (``None`` when any)."""
+
+    def __new__(cls, dtype=None, ndim=None):
+        return super().__new__(cls, (dtype, ndim))
+
+
+def conform(x, expected):
+    """Keras' input standardization: integer or boolean inputs of a floating input are cast
+    to its dtype, and an input one axis short of its rank gets a trailing axis of size 1
+    (``(batch,)`` -> ``(batch, 1)``)."""
+    if expected is None or x is None:
+        return x
+    if isinstance(expected, InputSpec):
+        if isinstance(x, (list, tuple)) and len(x) == 1 and not _is_leaf(x):
+            return type(x)([conform(x[0], expected)])
+        if not isinstance(x, torch.Tensor):
+            return x
+        dtype, ndim = expected
+        if dtype is not None and dtype.is_floating_point and not (x.is_floating_point() or x.is_complex()):
+            x = x.to(dtype)
+        if ndim is not None and x.ndim == ndim - 1:
+            x = x.unsqueeze(-1)
+        return x
+    if isinstance(expected, Mapping) and isinstance(x, Mapping):
+        return {k: conform(v, expected.get(k)) for k, v in x.items()}
+    if isinstance(expected, (list, tuple)) and isinstance(x, (list, tuple)) and len(expected) == len(x):
+        return type(x)(conform(v, e) for v, e in zip(x, expected))
+    return x
 
 
 def unpack(data):
@@ -74,9 +136,6 @@ def num_samples(structure, argument) -> int:
     return counts.pop() if counts else 0
 
 
-def is_in_memory(x) -> bool:
-    leaves = flatten(x)
-    return bool(leaves) and all(isinstance(leaf, (torch.Tensor, np.ndarray, list, tuple, int, float)) for leaf in leaves)
 
 
 class ArrayData:
@@ -99,10 +158,16 @@ class ArrayData:
                 )
         self.batch_size = batch_size
         self.shuffle = shuffle
+        self.device = device
         if device is not None and device.type != "cpu":
-            self.x, self.y = map_structure(lambda t: t.to(device), self.x), map_structure(lambda t: t.to(device), self.y)
+            move = lambda t: t.to(device) if isinstance(t, torch.Tensor) else t  # noqa: E731 - text stays on the host
+            self.x, self.y = map_structure(move, self.x), map_structure(move, self.y)
             if self.sample_weight is not None:
                 self.sample_weight = self.sample_weight.to(device)
+
+    def conform_inputs(self, expected):
+        """Give the inputs the dtypes and ranks the model expects (once, for all batches)."""
+        self.x = conform(self.x, expected)
 
     @property
     def steps(self) -> int:
@@ -144,14 +209,16 @@ class ArrayData:
         """What picks each batch: index tensors of a fresh permutation, or slices."""
         size = self.batch_size
         if self.shuffle:
-            order = torch.randperm(self.size, generator=generator).to(device)
+            order = torch.randperm(self.size, generator=generator)
+            if not any(isinstance(leaf, np.ndarray) for leaf in flatten((self.x, self.y))):
+                order = order.to(device)
             return (order[i * size : (i + 1) * size] for i in range(start, self.steps))
         return (slice(i * size, (i + 1) * size) for i in range(start, self.steps))
 
     def batches(self, generator: torch.Generator | None = None, start: int = 0) -> Iterator:
         """One epoch of ``(x, y, sample_weight)`` batches, from batch ``start``."""
         x, y, w = self.x, self.y, self.sample_weight
-        leaves = flatten(x)
+        leaves = [leaf for leaf in flatten(x) if isinstance(leaf, torch.Tensor)]
         selectors = self._selectors(generator, start, leaves[0].device if leaves else torch.device("cpu"))
         if isinstance(x, torch.Tensor) and isinstance(y, torch.Tensor) and w is None:
             for pick in selectors:  # the common case, without structure walks
@@ -181,6 +248,18 @@ class StreamData:
         except TypeError:
             self.steps = None
         self.reiterable = isinstance(source, DataLoader) or (isinstance(source, Iterable) and not isinstance(source, Iterator))
+        self._expected = None
+
+    def conform_inputs(self, expected):
+        """Give every batch's inputs the dtypes and ranks the model expects."""
+        self._expected = expected
+        if self._peeked is not None:
+            self._peeked = self._conformed(self._peeked)
+
+    def _conformed(self, batch):
+        if self._expected is None:
+            return batch
+        return (conform(batch[0], self._expected), *batch[1:])
 
     def first_batch(self):
         """The first batch; from a one-pass generator it is kept and yielded again later."""
@@ -189,7 +268,7 @@ class StreamData:
         if self._peeked is None:
             self._iterator = self._iterator or iter(self.source)
             data = next(self._iterator, None)
-            self._peeked = None if data is None else as_batch(data)
+            self._peeked = None if data is None else self._conformed(as_batch(data))
         return self._peeked
 
     def batches(self, generator=None, start=0) -> Iterator:
@@ -201,11 +280,17 @@ class StreamData:
                 peeked, self._peeked = self._peeked, None
                 yield peeked
         for data in iterator:
-            yield as_batch(data)
+            yield self._conformed(as_batch(data))
 
 
 def adapt(x, y=None, sample_weight=None, batch_size=32, shuffle=False, device=None):
     """An `ArrayData` or a `StreamData` for what was passed."""
+    if isinstance(x, (str, bytes)):
+        raise TypeError(
+            f"x must be arrays or tensors (a single one, a list or a dict), a Dataset, a DataLoader or a generator of "
+            f"batches; received the string {x!r}. (Text for a text layer goes in a list or numpy array of strings.)"
+        )
+    x, y, sample_weight = from_pandas(x), from_pandas(y), from_pandas(sample_weight)
     if isinstance(x, (Dataset, IterableDataset, DataLoader)) or (
         isinstance(x, (Iterator, Iterable)) and not isinstance(x, (torch.Tensor, np.ndarray, list, tuple, Mapping))
     ):

@@ -129,7 +129,7 @@ def fit(trainer, x=None, y=None, batch_size=None, epochs=1, verbose="auto", call
         sample_weight = class_weights_to_sample_weights(class_weight, y, sample_weight)
 
     device = trainer.device
-    data = adapt(x, y, sample_weight, batch_size, shuffle, device)
+    data = trainer.conform(adapt(x, y, sample_weight, batch_size, shuffle, device))
     validation = None
     if validation_split:
         if not isinstance(data, ArrayData):
@@ -138,7 +138,7 @@ def fit(trainer, x=None, y=None, batch_size=None, epochs=1, verbose="auto", call
         data.shuffle = shuffle
         validation.shuffle = False
     elif validation_data is not None:
-        validation = validation_adapter(validation_data, validation_batch_size or batch_size, device)
+        validation = trainer.conform(validation_adapter(validation_data, validation_batch_size or batch_size, device))
     if validation is not None and validation_batch_size is not None and isinstance(validation, ArrayData):
         validation.batch_size = validation_batch_size
 
@@ -264,7 +264,7 @@ def evaluate(trainer, x=None, y=None, batch_size=None, verbose="auto", sample_we
     batch_size = 32 if batch_size is None else batch_size
     check_positive_int("batch_size", batch_size)
     check_positive_int("steps", steps, allow_none=True)
-    data = adapt(x, y, sample_weight, batch_size, False, trainer.device)
+    data = trainer.conform(adapt(x, y, sample_weight, batch_size, False, trainer.device))
     first = data.first_batch()
     if first is None:
         raise ValueError("evaluate received no data: x has no samples.")
@@ -296,7 +296,7 @@ def predict(trainer, x, batch_size=None, verbose="auto", steps=None, callbacks=N
     check_positive_int("batch_size", batch_size)
     check_positive_int("steps", steps, allow_none=True)
     device = trainer.device
-    data = adapt(x, None, None, batch_size, False, device)
+    data = trainer.conform(adapt(x, None, None, batch_size, False, device))
     on_device = device.type == "cpu" or isinstance(data, ArrayData)  # in-memory data was moved once
     move = (lambda batch: batch) if on_device else trainer.move
     callback_list = make_callbacks(model, callbacks, verbose, steps=steps or getattr(data, "steps", None))

@@ -110,6 +110,14 @@ class Trainer:
             return batch
         return tuple(to_device(part, self.device) for part in batch)
 
+    def conform(self, data):
+        """Give ``data``'s inputs what the model's inputs expect (Keras' standardization:
+        integer / boolean inputs of float inputs cast, ``(batch,)`` for ``(batch, 1)``)."""
+        expected = self.model.input_expectations()
+        if expected is not None:
+            data.conform_inputs(expected)
+        return data
+
     def prepare(self, x, y, sample_weight, data=None):
         """Build the model on the first batch (reporting inputs it cannot take), bind the
         optimizer, resolve metrics and check in-memory labels: all before any update."""
@@ -128,7 +136,7 @@ class Trainer:
             self.bind_optimizer()
             self.prepared = True
             return
-        except (RuntimeError, ValueError, TypeError, IndexError) as error:
+        except (RuntimeError, ValueError, TypeError, IndexError, KeyError, AttributeError) as error:
             raise input_error(model, x, error) from error
         finally:
             model.train(was_training)
