@@ -34,6 +34,20 @@ def test_subclassed_model_example():
     assert load("subclassed_model")["main"](epochs=30) < 0.1
 
 
+def test_custom_train_step_example_trains_with_its_own_step():
+    history = load("custom_train_step")["main"](epochs=3)
+    assert list(history) == ["loss", "mae"] and history["loss"][-1] < history["loss"][0]
+
+
+def test_writing_callbacks_example():
+    seen, history, stopper, scheduled, model = load("writing_callbacks")["main"](epochs=15)
+    kinds = {kind for kind, _ in seen}
+    assert {"train_begin", "epoch_end", "test_batch_end", "predict_batch_end"} <= kinds
+    assert ("predict_batch_end", ["outputs"]) in seen
+    assert stopper.best_weights is not None and len(history.epoch) < 30
+    assert float(model.optimizer.learning_rate) == pytest.approx(0.001) and scheduled.history["loss"][-1] < scheduled.history["loss"][0]
+
+
 @pytest.mark.parametrize("script", sorted(p.name for p in (ROOT / "examples").glob("*.py")))
 def test_every_example_is_tested_here(script):
     assert f'load("{script[:-3]}")' in Path(__file__).read_text()

@@ -11,6 +11,7 @@ from danlu import (  # noqa: E402
     activations,
     callbacks,
     constraints,
+    datasets,
     initializers,
     layers,
     losses,
@@ -46,6 +47,6 @@ def plot_history(history, path=None):
 
 __all__ = [
     "Input", "KerasTensor", "Model", "Sequential", "Variable", "__version__", "activations", "callbacks", "constraints",
-    "initializers", "layers", "losses", "metrics", "mixed_precision", "models", "optimizers", "plot_history",
+    "datasets", "initializers", "layers", "losses", "metrics", "mixed_precision", "models", "optimizers", "plot_history",
     "regularizers", "utils",
 ]

@@ -38,14 +38,20 @@ class Model(Layer):
     """
 
     def __new__(cls, *args, **kwargs):
-        # Keras: Model(inputs, outputs) is a functional model.
-        if cls is Model and ((args and symbolic.is_symbolic(args[0])) or "inputs" in kwargs):
-            from danlu.models.functional import Functional
-
-            return super().__new__(Functional)
+        # Keras: Model(inputs, outputs) is a functional model, and so is a subclass of Model
+        # made with inputs and outputs (its own train_step and methods kept).
+        if _functional_arguments(args, kwargs):
+            return super().__new__(_functional_class(cls))
         return super().__new__(cls)
 
     def __init__(self, module: torch.nn.Module | None = None, name=None, **kwargs):
+        if _functional_arguments((module,), kwargs) and not getattr(self, "_functional_init", False):
+            # A subclass whose __init__ calls super().__init__(inputs, outputs): become functional.
+            from danlu.models.functional import Functional
+
+            self.__class__ = _functional_class(type(self))
+            self._functional_init = True
+            return Functional.__init__(self, module, name=name, **kwargs) if module is not None else Functional.__init__(self, name=name, **kwargs)
         super().__init__(name=name, **kwargs)
         if module is not None and not isinstance(module, torch.nn.Module):
             raise TypeError(f"Model wraps a torch.nn.Module; received {type(module).__name__}.")
@@ -371,11 +377,12 @@ class Model(Layer):
                 "call the model on a batch (or give the first layer input_shape=) first."
             )
 
-    def summary(self, print_fn=None):
-        """Print each layer with its output shape and parameter count, like Keras."""
+    def summary(self, print_fn=None, show_trainable=False, **kwargs):
+        """Print each layer with its output shape and parameter count, like Keras
+        (``show_trainable=True`` adds a column saying which layers train)."""
         from danlu.models.summary import summary
 
-        return summary(self, print_fn)
+        return summary(self, print_fn, show_trainable)
 
 
 def _num_samples(x) -> int:
@@ -445,3 +452,22 @@ def first_layer_expectation(layer):
     if isinstance(layer, torch.nn.Sequential) and len(layer):
         return first_layer_expectation(layer[0])
     return None
+
+
+def _functional_arguments(args, kwargs) -> bool:
+    return bool((args and symbolic.is_symbolic(args[0])) or symbolic.is_symbolic(kwargs.get("inputs")))
+
+
+_FUNCTIONAL_CLASSES: dict = {}
+
+
+def _functional_class(cls):
+    """``cls`` made functional: Functional itself for Model, else a subclass of ``cls`` and
+    Functional (the user's methods first), made once per class."""
+    from danlu.models.functional import Functional
+
+    if cls is Model or issubclass(cls, Functional):
+        return Functional if cls is Model else cls
+    if cls not in _FUNCTIONAL_CLASSES:
+        _FUNCTIONAL_CLASSES[cls] = type(cls.__name__, (cls, Functional), {"__module__": cls.__module__, "__qualname__": cls.__qualname__})
+    return _FUNCTIONAL_CLASSES[cls]

@@ -182,7 +182,9 @@ class CompiledMetrics:
 
 class LossTracker(Mean):
     """The running mean of the batch losses, each weighted by its batch size (Keras). The
-    sample count is a Python int: batch sizes are known on the host, so one kernel a step."""
+    sample count is a Python int: batch sizes are known on the host, so one kernel a step.
+    ``update_state(loss, sample_weight=None)`` works as on Keras' loss tracker (a Mean):
+    custom steps written for Keras call it with the loss (weight 1) or the batch size."""
 
     def __init__(self, name="loss"):
         super().__init__(name=name)
@@ -191,11 +193,17 @@ class LossTracker(Mean):
     def update(self, loss: torch.Tensor, batch_size: int):
         if self.total.device != loss.device:
             self._to_device(loss.device)
-        self.total.add_(loss.detach(), alpha=batch_size)
+        self.total.add_(loss.detach().to(self.total.dtype), alpha=batch_size)
         self.samples += batch_size
 
     def update_state(self, values, sample_weight=None):
-        raise TypeError("The loss tracker is updated by the trainer, with update(loss, batch_size).")
+        values = torch.as_tensor(values)
+        if values.ndim:
+            values = values.mean()
+        weight = 1 if sample_weight is None else sample_weight
+        if isinstance(weight, torch.Tensor):
+            weight = float(weight.sum())  # a weight given as a tensor is read once here
+        self.update(values, weight)
 
     def reset_state(self):
         self.total.zero_()
@@ -203,3 +211,18 @@ class LossTracker(Mean):
 
     def result(self):
         return self.total / self.samples if self.samples else torch.zeros_like(self.total)
+
+    def state_dict(self):
+        return {"total": self.total.detach().clone(), "count": torch.tensor(float(self.samples), dtype=torch.float64)}
+
+    def load_state_dict(self, state):
+        if set(state) != {"total", "count"}:
+            raise ValueError(f"A loss tracker's state has 'total' and 'count'; received {sorted(state)}.")
+        self.total.copy_(torch.as_tensor(state["total"]).to(self.total.dtype))
+        count = float(state["count"])
+        self.samples = int(count) if count.is_integer() else count
+
+    def merge_state(self, others):
+        for other in [others] if isinstance(others, LossTracker) else list(others):
+            self.total.add_(other.total.to(self.total.device))
+            self.samples += other.samples
