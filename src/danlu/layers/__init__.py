@@ -11,6 +11,11 @@ from danlu.layers.core import Activation, Dense, Dropout, Embedding, Flatten, La
 from danlu.layers.input_layer import Input, InputLayer
 from danlu.layers.noise import AlphaDropout, GaussianDropout, GaussianNoise, SpatialDropout1D, SpatialDropout2D, SpatialDropout3D
 from danlu.layers.normalization import BatchNormalization, LayerNormalization
+from danlu.layers.preprocessing import (
+    CategoryEncoding, CenterCrop, Discretization, Hashing, IntegerLookup, Normalization, RandomBrightness,
+    RandomContrast, RandomFlip, RandomRotation, RandomTranslation, RandomZoom, Rescaling, Resizing, StringLookup,
+    TextVectorization,
+)
 from danlu.layers.pooling import (
     AveragePooling1D, AveragePooling2D, AveragePooling3D, AvgPool1D, AvgPool2D, AvgPool3D, GlobalAveragePooling1D,
     GlobalAveragePooling2D, GlobalAveragePooling3D, GlobalAvgPool1D, GlobalAvgPool2D, GlobalAvgPool3D,

@@ -393,7 +393,7 @@ class Layer(torch.nn.Module):
         for name, tensor in self._own_named_weights():
             array = tensor.detach().cpu().numpy()
             layout = getattr(tensor, "keras_layout", None)
-            arrays.append(np.ascontiguousarray(array.transpose(layout) if layout else array).copy())
+            arrays.append(np.array(array.transpose(layout) if layout else array, copy=True, order="C"))
         return arrays
 
     def set_own_weights(self, arrays) -> None:

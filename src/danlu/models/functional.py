@@ -182,6 +182,8 @@ class Functional(Model):
 
     @staticmethod
     def _check_input(expected, value):
+        if not isinstance(expected.dtype, torch.dtype):  # a "string" input: text goes to its layer as it is
+            return value
         if not isinstance(value, torch.Tensor):
             if isinstance(value, (list, tuple)) or hasattr(value, "__array__"):
                 value = torch.as_tensor(value)

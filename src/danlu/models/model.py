@@ -40,12 +40,14 @@ class Model(Layer):
     def __new__(cls, *args, **kwargs):
         # Keras: Model(inputs, outputs) is a functional model, and so is a subclass of Model
         # made with inputs and outputs (its own train_step and methods kept).
-        if _functional_arguments(args, kwargs):
+        if _functional_arguments(args, kwargs) and not getattr(cls, "_builds_its_own_graph", False):
             return super().__new__(_functional_class(cls))
         return super().__new__(cls)
 
     def __init__(self, module: torch.nn.Module | None = None, name=None, **kwargs):
-        if _functional_arguments((module,), kwargs) and not getattr(self, "_functional_init", False):
+        if _functional_arguments((module,), kwargs) and not getattr(self, "_functional_init", False) and not getattr(
+            type(self), "_builds_its_own_graph", False
+        ):
             # A subclass whose __init__ calls super().__init__(inputs, outputs): become functional.
             from danlu.models.functional import Functional
 

@@ -19,6 +19,8 @@ class Sequential(Model):
     otherwise the model builds on its first input. ``model.layers`` excludes the input, as
     in Keras."""
 
+    _builds_its_own_graph = True  # Sequential([Input(...), ...]) is not Model(inputs, outputs)
+
     def __init__(self, layers=None, name=None, trainable=True):
         super().__init__(name=name or "sequential", trainable=trainable)
         self.layers = torch.nn.ModuleList()
