@@ -36,6 +36,7 @@ for _module in (initializers, regularizers, constraints, mixed_precision, losses
         if not name.startswith("_") and getattr(value, "__module__", "").startswith("danlu.")
     })
 _serialization.register_functions(activations.ACTIVATIONS)
+_serialization.register_functions(activations.TORCH_ALIASES)
 _serialization.register_functions({fn.__name__: fn for fn in losses.LOSS_FUNCTIONS})
 
 

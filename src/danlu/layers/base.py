@@ -301,7 +301,7 @@ class Layer(torch.nn.Module):
             if cls._call_takes_mask or self.supports_masking or cls._computes_masks:
                 mask = kwargs.pop("mask", None)
                 if mask is None and args:
-                    mask = getattr(args[0], "_keras_mask", None)
+                    mask = _mask_of(args[0])
                 if cls._call_takes_mask:
                     kwargs["mask"] = mask
             outputs = super().__call__(*args, **kwargs)
@@ -524,6 +524,15 @@ def _is_metric(value) -> bool:
     return not isinstance(value, (torch.nn.Module, type)) and all(
         callable(getattr(value, name, None)) for name in ("update_state", "result", "reset_state")
     )
+
+
+def _mask_of(inputs):
+    """The mask an input carries; for a list of inputs (merge layers), the list of their
+    masks, or None when none has one."""
+    if isinstance(inputs, (list, tuple)):
+        masks = [getattr(t, "_keras_mask", None) for t in inputs]
+        return masks if any(m is not None for m in masks) else None
+    return getattr(inputs, "_keras_mask", None)
 
 
 def _attach_mask(outputs, mask):

@@ -270,12 +270,15 @@ def call_symbolically(layer, args, kwargs):
                 f"Layer {layer.name!r} ({type(layer).__name__}) cannot be built for inputs of shape "
                 f"{_describe(args, kwargs)}: {type(error).__name__}: {error}"
             ) from error
-    if type(layer).compute_output_shape is not _default_compute_output_shape():
+    try:  # fake tensors give shapes, dtypes and structure exactly as the layer computes them
+        outputs = _infer_layer(layer, args, kwargs)
+    except ValueError:
+        if getattr(layer, "compute_output_shape").__func__ is _default_compute_output_shape():
+            raise
+        # layers that cannot run on fake tensors (text) say their shapes themselves
         shapes = layer.compute_output_shape(shape_of(args[0]))
         dtype = layer.dtype_policy.torch_compute_dtype
-        outputs = map_structure(lambda s: KerasTensor(s, dtype), shapes) if not _is_shape(shapes) else KerasTensor(shapes, dtype)
-    else:
-        outputs = _infer_layer(layer, args, kwargs)
+        outputs = KerasTensor(shapes, dtype) if _is_shape(shapes) else map_structure(lambda s: KerasTensor(s, dtype), shapes)
     node = Node(layer, args, kwargs, outputs)
     layer._inbound_nodes.append(node)
     for i, tensor in enumerate(node.outputs):

@@ -41,10 +41,11 @@ def input_error(model, x, error) -> ValueError:
     """A ValueError saying what about the inputs the model could not take: their structure,
     their dtype or their shape, and what it expects."""
     message = f"{type(error).__name__}: {error}"
-    if isinstance(x, dict) and ("not dict" in str(error) or isinstance(error, (KeyError, AttributeError))):
+    if isinstance(x, dict) and not getattr(model, "takes_dict_inputs", False):
         return ValueError(
-            f"The model takes a tensor, but x is a dict with keys {sorted(x)}. Pass the tensor itself, or build a "
-            f"functional model with a dict of inputs (danlu.Model({{'name': danlu.Input(...)}}, outputs)). ({message})"
+            f"The model could not take x, a dict with keys {sorted(x)}. If it takes one tensor, pass the tensor itself; "
+            f"for named inputs build a functional model with a dict of inputs "
+            f"(danlu.Model({{'name': danlu.Input(...)}}, outputs)). ({message})"
         )
     if isinstance(x, (list, tuple)) and ("not list" in str(error) or "not tuple" in str(error)):
         return ValueError(
