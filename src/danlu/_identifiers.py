@@ -31,3 +31,14 @@ def snake_case(name: str) -> str:
     ``BinaryCrossentropy`` -> ``binary_crossentropy``."""
     name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
     return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+_NAME_COUNTS: dict[str, int] = {}
+
+
+def unique_name(base: str) -> str:
+    """Keras' automatic names: ``dense``, ``dense_1``, ``dense_2``, ... (per base name, for
+    the whole process)."""
+    count = _NAME_COUNTS.get(base, 0)
+    _NAME_COUNTS[base] = count + 1
+    return base if count == 0 else f"{base}_{count}"

@@ -123,3 +123,34 @@ def _rebuild_variable(data, trainable, name, aggregation, path):
     variable = Variable(data, trainable, name, aggregation)
     variable.path = path
     return variable
+
+
+class BoundVariable(Variable):
+    """A `Variable` whose value lives elsewhere — an optimizer's learning rate or step count:
+    reading gives the value at that moment; ``assign`` / ``assign_add`` / ``assign_sub``
+    write it back through ``write(value)`` (which validates it). Arithmetic, ``float()``,
+    ``numpy()`` work as on any tensor (Keras programs use ``opt.learning_rate`` so)."""
+
+    def __new__(cls, value, write, name=None, dtype=torch.float32):
+        variable = super().__new__(cls, torch.tensor(value, dtype=dtype), trainable=False, name=name)
+        variable._write = write
+        return variable
+
+    def assign(self, value):
+        value = value.detach() if isinstance(value, torch.Tensor) else value
+        self._write(float(value) if self.is_floating_point() else int(value))
+        with torch.no_grad():
+            self.copy_(torch.as_tensor(value, dtype=self.dtype))
+        return self
+
+    def assign_add(self, value):
+        return self.assign(self.detach() + torch.as_tensor(value, dtype=self.dtype))
+
+    def assign_sub(self, value):
+        return self.assign(self.detach() - torch.as_tensor(value, dtype=self.dtype))
+
+    def __deepcopy__(self, memo):
+        return Variable(self.detach().clone(), False, self.name)
+
+    def __reduce_ex__(self, protocol):
+        return (_rebuild_variable, (self.detach().cpu(), False, self.name, "none", self.path))

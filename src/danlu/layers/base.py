@@ -34,9 +34,10 @@ import torch
 
 from danlu import constraints, initializers, mixed_precision, regularizers
 from danlu._dtypes import standardize_dtype
-from danlu._identifiers import snake_case
+from danlu._identifiers import snake_case, unique_name
 from danlu._variables import Variable
 from danlu.layers import symbolic
+from danlu.mixed_precision import autocast
 
 
 def shape_of(inputs):
@@ -304,7 +305,14 @@ class Layer(torch.nn.Module):
                     mask = _mask_of(args[0])
                 if cls._call_takes_mask:
                     kwargs["mask"] = mask
-            outputs = super().__call__(*args, **kwargs)
+            # --- dtype policy (mixed precision): only policies other than float32 pay for it ---
+            if self.dtype_policy.changes_computation or autocast.REGION.dtype is not None:
+                context, cast_args = mixed_precision.layer_call(self.dtype_policy, args)
+                with context:
+                    outputs = super().__call__(*cast_args, **kwargs)
+            else:
+                outputs = super().__call__(*args, **kwargs)
+            # --- end of the dtype policy part ---
             if self.supports_masking or cls._computes_masks:
                 _attach_mask(outputs, self.compute_mask(args[0] if args else None, mask))
             return outputs
@@ -553,11 +561,3 @@ def _activity_penalty(layer: Layer, args, output):
 
 
 _CallState.holding = weakref.WeakSet()
-_NAME_COUNTS: dict[str, int] = {}
-
-
-def unique_name(base: str) -> str:
-    """Keras' automatic names: ``dense``, ``dense_1``, ``dense_2``, ..."""
-    count = _NAME_COUNTS.get(base, 0)
-    _NAME_COUNTS[base] = count + 1
-    return base if count == 0 else f"{base}_{count}"

@@ -11,6 +11,8 @@ API (``step``, ``zero_grad``, ``state_dict``, param groups).
 
 from __future__ import annotations
 
+import functools
+import inspect
 import re
 import warnings
 from collections.abc import Iterable
@@ -19,7 +21,8 @@ import numpy as np
 import torch
 
 from danlu import constraints
-from danlu._identifiers import snake_case
+from danlu._identifiers import snake_case, unique_name
+from danlu._variables import BoundVariable
 from danlu._validation import check_number
 from danlu.optimizers import clipping
 from danlu.optimizers.schedules import InverseTimeDecay, LearningRateSchedule
@@ -48,6 +51,14 @@ def evaluate_closure(closure):
         return None
     with torch.enable_grad():
         return closure()
+
+
+class _DefaultLearningRate(float):
+    """The base's default learning rate, told apart from one the caller gave (so that
+    ``lr=`` together with an explicit ``learning_rate=`` is an error)."""
+
+
+_DEFAULT_LR = _DefaultLearningRate(0.001)
 
 
 def _is_learning_rate(value) -> bool:
@@ -96,11 +107,33 @@ class Optimizer(torch.optim.Optimizer):
     #: Whether the base applies ``weight_decay`` (rules with their own decay set False).
     decoupled_weight_decay = True
 
+    def __init_subclass__(cls, **kwargs):
+        """Record whether a caller gave ``learning_rate`` (a subclass passes its own default
+        on), so that giving tf.keras 2's ``lr=`` as well is an error, not a silent choice."""
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if init is None or getattr(init, "_records_learning_rate", False):
+            return
+        signature = inspect.signature(init)
+
+        @functools.wraps(init)
+        def recording_init(self, *args, **kw):
+            if "_learning_rate_given" not in self.__dict__:
+                try:
+                    given = "learning_rate" in signature.bind_partial(self, *args, **kw).arguments
+                except TypeError:
+                    given = "learning_rate" in kw
+                self.__dict__["_learning_rate_given"] = given
+            init(self, *args, **kw)
+
+        recording_init._records_learning_rate = True
+        cls.__init__ = recording_init
+
     def __init__(
         self,
         params=None,
         *,
-        learning_rate=0.001,
+        learning_rate=_DEFAULT_LR,
         defaults: dict | None = None,
         weight_decay=None,
         clipnorm=None,
@@ -116,11 +149,19 @@ class Optimizer(torch.optim.Optimizer):
         decay=None,
         **unknown,
     ):
+        learning_rate_given = self.__dict__.get("_learning_rate_given", learning_rate is not _DEFAULT_LR)
+        if learning_rate is _DEFAULT_LR:
+            learning_rate = 0.001
         if unknown:
             raise TypeError(f"{type(self).__name__} got unexpected argument(s): {', '.join(sorted(unknown))}.")
         if _is_learning_rate(params) or (callable(params) and not isinstance(params, Iterable)):
             params, learning_rate = None, params  # Keras style: Adam(0.01)
         if lr is not None:
+            if learning_rate_given:
+                raise ValueError(
+                    f"{type(self).__name__} received both learning_rate={learning_rate!r} and its tf.keras 2.x spelling "
+                    f"lr={lr!r}; give one of them."
+                )
             warnings.warn("`lr` is deprecated; use `learning_rate`.", DeprecationWarning, stacklevel=3)
             learning_rate = lr
         learning_rate = self._validate_learning_rate(learning_rate)
@@ -157,7 +198,7 @@ class Optimizer(torch.optim.Optimizer):
                 f"received gradient_accumulation_steps={gradient_accumulation_steps!r}."
             )
 
-        self.name = name or snake_case(type(self).__name__)
+        self.name = name or unique_name(snake_case(type(self).__name__))
         self.clipnorm = clipnorm
         self.clipvalue = clipvalue
         self.global_clipnorm = global_clipnorm
@@ -202,14 +243,18 @@ class Optimizer(torch.optim.Optimizer):
 
     @property
     def learning_rate(self) -> torch.Tensor:
-        """The current learning rate (a float32 scalar tensor, like Keras' variable).
-
-        Assignable with a float (every param group gets it) or a schedule."""
+        """The current learning rate, as Keras' variable: a float32 scalar `danlu.Variable`
+        (``float()``, arithmetic, ``numpy()``) whose ``assign(...)`` sets the rate, as does
+        assigning this property a float (every param group gets it) or a schedule.
+        tf.keras 2's ``opt.lr`` is the same."""
         if self._schedule is not None:
             value = self._evaluate_schedule(self._iterations)
         else:
             value = self.param_groups[0]["lr"] if self.param_groups else self.defaults["lr"]
-        return torch.tensor(value, dtype=torch.float32)
+        return BoundVariable(value, self._assign_learning_rate, name="learning_rate")
+
+    def _assign_learning_rate(self, value):
+        self.learning_rate = value
 
     @learning_rate.setter
     def learning_rate(self, learning_rate):
@@ -228,9 +273,15 @@ class Optimizer(torch.optim.Optimizer):
 
     @property
     def iterations(self) -> torch.Tensor:
-        """The number of updates applied (int64 scalar tensor). With gradient accumulation,
-        Keras counts applied updates: the calls divided by ``gradient_accumulation_steps``."""
-        return torch.tensor(self._update_count, dtype=torch.int64)
+        """The number of updates applied, as Keras' variable (an int64 scalar `danlu.Variable`;
+        ``assign`` sets it). With gradient accumulation, Keras counts applied updates: the
+        calls divided by ``gradient_accumulation_steps``."""
+        return BoundVariable(self._update_count, self._assign_iterations, name="iteration", dtype=torch.int64)
+
+    def _assign_iterations(self, value):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+            raise ValueError(f"iterations must be an int >= 0; received {value!r}.")
+        self._iterations = int(value) * (self.gradient_accumulation_steps or 1)
 
     @property
     def _update_count(self) -> int:
@@ -251,8 +302,9 @@ class Optimizer(torch.optim.Optimizer):
         if isinstance(var_list, torch.Tensor):
             raise TypeError("params must be an iterable of tensors or dicts, not a single tensor; wrap it in a list.")
         groups = list(var_list)
-        if not groups:
-            raise ValueError(f"{type(self).__name__} received an empty parameter list.")
+        if not groups:  # Keras allows it: an optimizer with nothing to update
+            self._bound = True
+            return
         if not isinstance(groups[0], dict):
             groups = [{"params": groups}]
         for group in groups:
@@ -364,15 +416,19 @@ class Optimizer(torch.optim.Optimizer):
 
     def exclude_from_weight_decay(self, var_list=None, var_names=None):
         """Leave these variables out of the decoupled weight decay: by identity
-        (``var_list``) or by regular expressions searched in parameter names
-        (``var_names``; names come from ``named_parameters()`` given at construction)."""
+        (``var_list``) or by regular expressions searched in their names (``var_names``, as
+        Keras): a danlu weight's Keras name and path (``"bias"``, ``"dense/kernel"``), or the
+        parameter name from ``named_parameters()`` given at construction."""
         self._excluded_ids = {id(v) for v in (var_list or [])}
         self._excluded_pattern = re.compile("|".join(set(var_names))) if var_names else None
 
     def _decays(self, param, name) -> bool:
         if id(param) in self._excluded_ids:
             return False
-        return not (self._excluded_pattern is not None and name is not None and self._excluded_pattern.search(name))
+        if self._excluded_pattern is None:
+            return True
+        names = [n for n in (name, getattr(param, "name", None), getattr(param, "path", None)) if isinstance(n, str)]
+        return not any(self._excluded_pattern.search(n) for n in names)
 
     def _decayed_params(self, group, params):
         """The subset of ``params`` (all in ``group``) that weight decay applies to."""
@@ -522,11 +578,15 @@ class Optimizer(torch.optim.Optimizer):
 
     # --- Keras API ------------------------------------------------------------------------
 
-    def apply_gradients(self, grads_and_vars):
+    def apply_gradients(self, grads_and_vars, name=None, experimental_aggregate_gradients=True, **kwargs):
         """Apply ``[(gradient, variable), ...]``; binds to the variables on the first call.
 
         Returns `iterations`. ``None`` gradients are skipped (with a warning); every check
-        runs before any variable or state changes."""
+        runs before any variable or state changes. tf.keras 2's ``name`` and
+        ``experimental_aggregate_gradients`` are accepted (gradients are already summed by
+        autograd; distributed gradients are reduced by DDP)."""
+        if kwargs:
+            raise TypeError(f"apply_gradients got unexpected argument(s): {', '.join(sorted(kwargs))}.")
         pairs = list(grads_and_vars)
         if not pairs:
             raise ValueError("apply_gradients received an empty list of (gradient, variable) pairs.")
@@ -636,6 +696,11 @@ class Optimizer(torch.optim.Optimizer):
         if grouped:
             self._apply(grouped)
         return loss
+
+    def __getstate__(self):
+        # torch.optim.Optimizer keeps only defaults, state and param_groups; danlu's settings
+        # (schedule, clipping, EMA, counters, name, ...) must survive pickle and deepcopy too.
+        return dict(self.__dict__)
 
     def state_dict(self):
         state = super().state_dict()

@@ -21,11 +21,18 @@ class LossScaleOptimizer(OptimizerWrapper):
     check reads one boolean back from the device per step, as ``torch.amp.GradScaler`` does.)
 
     Keras defaults: ``initial_scale=2**15``, ``dynamic_growth_steps=2000``.
+
+    tf.keras 2's ``dynamic=False`` (which Keras 3 refuses) is accepted: the scale stays
+    ``initial_scale`` and every step is applied, finite or not, as tf.keras 2's fixed loss
+    scale did.
     """
 
-    def __init__(self, inner_optimizer, initial_scale=2.0**15, dynamic_growth_steps=2000, name=None):
+    def __init__(self, inner_optimizer, initial_scale=2.0**15, dynamic_growth_steps=2000, name=None, dynamic=True):
         check_number("initial_scale", initial_scale, low=0, low_open=True)
         check_positive_int("dynamic_growth_steps", dynamic_growth_steps, message="an int >= 1")
+        if not isinstance(dynamic, bool):
+            raise TypeError(f"dynamic must be True or False; received dynamic={dynamic!r}.")
+        self.dynamic = dynamic
         self.initial_scale = float(initial_scale)
         self.dynamic_growth_steps = dynamic_growth_steps
         self.dynamic_scale = float(initial_scale)
@@ -58,6 +65,8 @@ class LossScaleOptimizer(OptimizerWrapper):
         return not found or not bool(torch.cat([f.cpu() for f in found]).any())
 
     def _record(self, finite: bool):
+        if not self.dynamic:
+            return
         if not finite:
             self.step_counter = 0
             self.dynamic_scale *= 0.5
@@ -71,7 +80,7 @@ class LossScaleOptimizer(OptimizerWrapper):
         variables = list(self._params() if trainable_variables is None else trainable_variables)
         # copies, so the caller's tensors stay as given
         unscaled = [None if g is None else g.clone().coalesce() if g.is_sparse else g.clone() for g in grads]
-        finite = self._unscale_([g for g in unscaled if g is not None])
+        finite = self._unscale_([g for g in unscaled if g is not None]) or not self.dynamic
         if finite:
             self.optimizer.apply(unscaled, variables)
             self._own_steps += 1
@@ -85,7 +94,7 @@ class LossScaleOptimizer(OptimizerWrapper):
             if p.grad is not None and p.grad.is_sparse:
                 p.grad = p.grad.coalesce()
         grads = [p.grad for p in self._params() if p.grad is not None]
-        finite = self._unscale_(grads)
+        finite = self._unscale_(grads) or not self.dynamic
         if finite:
             self.optimizer.step()
             self._own_steps += 1
@@ -112,10 +121,13 @@ class LossScaleOptimizer(OptimizerWrapper):
     def get_config(self):
         from danlu.optimizers import serialize
 
-        return {
+        config = {
             "name": self.name, "inner_optimizer": serialize(self.optimizer),
             "initial_scale": self.initial_scale, "dynamic_growth_steps": self.dynamic_growth_steps,
         }
+        if not self.dynamic:  # Keras 3's config has no such key; written only when it matters
+            config["dynamic"] = False
+        return config
 
     @classmethod
     def from_config(cls, config, custom_objects=None):

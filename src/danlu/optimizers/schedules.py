@@ -8,7 +8,10 @@ and implement ``__call__`` and ``get_config`` for a schedule of your own.
 
 from __future__ import annotations
 
+import functools
 import math
+
+import numpy as np
 
 from danlu._identifiers import unknown_identifier_error
 from danlu._validation import check_number
@@ -16,6 +19,18 @@ from danlu._validation import check_number
 
 def _step(step) -> float:
     return float(step)
+
+
+def _number(value):
+    """A Python number from a number, a 0-d array or tensor, or a Keras-variable-like
+    (``adam.learning_rate``), so schedules take what Keras programs pass them."""
+    if isinstance(value, (bool, int, float)) or value is None:
+        return value
+    if hasattr(value, "numel") and value.numel() == 1:
+        return value.item()
+    if isinstance(value, (np.generic, np.ndarray)) and np.size(value) == 1:
+        return np.asarray(value).item()
+    return value
 
 
 class LearningRateSchedule:
@@ -34,6 +49,17 @@ class LearningRateSchedule:
                 return {"target": self.target, "warmup_steps": self.warmup_steps}
     """
 
+    def __init_subclass__(cls, **kwargs):
+        """Each schedule also takes an array or tensor of steps (tf.keras tutorials plot
+        ``schedule(np.arange(n))``) and numbers given as 0-d tensors or Keras variables."""
+        super().__init_subclass__(**kwargs)
+        call = cls.__dict__.get("__call__")
+        if call is not None and not getattr(call, "_elementwise", False):
+            cls.__call__ = _elementwise(call)
+        init = cls.__dict__.get("__init__")
+        if init is not None and not getattr(init, "_numbers", False):
+            cls.__init__ = _numeric_arguments(init)
+
     def __call__(self, step):
         raise NotImplementedError(f"Learning rate schedule {type(self).__name__} must implement __call__(self, step).")
 
@@ -50,6 +76,36 @@ class LearningRateSchedule:
         except NotImplementedError:
             args = ""
         return f"{type(self).__name__}({args})"
+
+
+def _elementwise(call):
+    @functools.wraps(call)
+    def schedule(self, step):
+        if hasattr(step, "shape") and len(step.shape) > 0:
+            values = [call(self, s) for s in np.asarray(step.detach().cpu() if hasattr(step, "detach") else step).reshape(-1).tolist()]
+            array = np.asarray(values, dtype=np.float32).reshape(tuple(step.shape))
+            return torch_tensor(array) if hasattr(step, "detach") else array
+        if isinstance(step, (list, tuple)):
+            return np.asarray([call(self, s) for s in step], dtype=np.float32)
+        return call(self, _number(step))
+
+    schedule._elementwise = True
+    return schedule
+
+
+def _numeric_arguments(init):
+    @functools.wraps(init)
+    def numeric_init(self, *args, **kwargs):
+        init(self, *(_number(a) for a in args), **{k: _number(v) for k, v in kwargs.items()})
+
+    numeric_init._numbers = True
+    return numeric_init
+
+
+def torch_tensor(array):
+    import torch
+
+    return torch.from_numpy(array)
 
 
 class _RateDecay(LearningRateSchedule):
