@@ -528,9 +528,12 @@ class KernelLayer(Layer):
 
 
 def _is_metric(value) -> bool:
-    """A Keras-style metric (danlu's or anyone's): update_state, result and reset_state."""
-    return not isinstance(value, (torch.nn.Module, type)) and all(
-        callable(getattr(value, name, None)) for name in ("update_state", "result", "reset_state")
+    """A Keras-style metric (danlu's or anyone's): update_state, result and reset_state
+    (looked up on the class: attribute sets stay cheap)."""
+    cls = type(value)
+    return (
+        cls.__module__ != "torch" and not isinstance(value, (torch.Tensor, torch.nn.Module, type))
+        and hasattr(cls, "update_state") and hasattr(cls, "result") and hasattr(cls, "reset_state")
     )
 
 
