@@ -108,15 +108,15 @@ def test_nan_is_never_the_best():
     assert stopped is None  # Keras would keep NaN as the best and stop at epoch 2
 
 
-def test_monitor_missing_from_logs_warns_once_and_unknown_mode_is_an_error():
+def test_monitor_missing_from_logs_warns_once_and_unknown_mode_falls_back_to_auto():
     callback = callbacks.EarlyStopping(monitor="val_f1", mode="max")
     callback.set_model(tiny_model())
     callback.on_train_begin({})
     with pytest.warns(UserWarning, match="'val_f1', which is not in the logs"):
         callback.on_epoch_end(0, {"loss": 1.0})
         callback.on_epoch_end(1, {"loss": 1.0})
-    with pytest.raises(ValueError, match="mode must be 'auto', 'min' or 'max'"):
-        callbacks.EarlyStopping(mode="lowest")
+    with pytest.warns(UserWarning, match="mode 'lowest' is unknown"):  # Keras 3: a warning, then "auto"
+        assert callbacks.EarlyStopping(mode="lowest").mode == "auto"
     with pytest.raises(ValueError, match="patience must be an int >= 0"):
         callbacks.EarlyStopping(patience=-1)
     auto = callbacks.EarlyStopping(monitor="val_learning_rate")

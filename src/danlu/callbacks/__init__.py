@@ -9,11 +9,12 @@ from danlu.callbacks.learning_rate import LearningRateScheduler, ReduceLROnPlate
 from danlu.callbacks.model_checkpoint import ModelCheckpoint
 from danlu.callbacks.monitor import MonitorCallback
 from danlu.callbacks.progbar import ProgbarLogger
+from danlu.callbacks.remote_monitor import RemoteMonitor
 from danlu.callbacks.simple import CSVLogger, SwapEMAWeights, TerminateOnNaN
 from danlu.callbacks.tensorboard import TensorBoard
 
 __all__ = [
     "BackupAndRestore", "CSVLogger", "Callback", "CallbackList", "EarlyStopping", "History", "LambdaCallback",
-    "LearningRateScheduler", "ModelCheckpoint", "MonitorCallback", "ProgbarLogger", "ReduceLROnPlateau",
+    "LearningRateScheduler", "ModelCheckpoint", "MonitorCallback", "ProgbarLogger", "ReduceLROnPlateau", "RemoteMonitor",
     "SwapEMAWeights", "TensorBoard", "TerminateOnNaN",
 ]

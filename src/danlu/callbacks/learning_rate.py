@@ -4,6 +4,7 @@ danlu optimizers and plain ``torch.optim`` ones, and log the rate as "learning_r
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from danlu.callbacks.base import Callback
 from danlu.callbacks.monitor import MonitorCallback, get_learning_rate, set_learning_rate
@@ -72,8 +73,13 @@ class LearningRateScheduler(Callback):
             value = self.schedule(epoch, get_learning_rate(optimizer))
         except TypeError:
             value = self.schedule(epoch)
-        if not isinstance(value, (float, int, np.floating)) or isinstance(value, bool):
-            raise ValueError(f"The schedule must return a float learning rate; it returned {value!r} for epoch {epoch}.")
+        if isinstance(value, torch.Tensor) and value.numel() == 1 and value.is_floating_point():
+            value = float(value)
+        if not isinstance(value, (float, np.float32, np.float64)):  # Keras 3: a float, not an int
+            raise ValueError(
+                f"The output of the schedule function should be a float; it returned {value!r} "
+                f"({type(value).__name__}) for epoch {epoch}."
+            )
         set_learning_rate(optimizer, float(value))
         if self.verbose > 0:
             print(f"\nEpoch {epoch + 1}: LearningRateScheduler setting learning rate to {float(value)}.")

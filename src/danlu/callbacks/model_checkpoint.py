@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import string
+import warnings
 
 from danlu.callbacks.monitor import MonitorCallback, check_save_freq
 
@@ -19,7 +20,10 @@ class ModelCheckpoint(MonitorCallback):
     (``.keras``, ``.weights.h5``, ``.danlu``, ...). Every file is written to a temporary name
     and renamed, so a crash never leaves a half-written checkpoint in place of a good one.
     ``initial_value_threshold`` is the value to beat before the first save when
-    ``save_best_only``. Defaults as Keras: ``monitor="val_loss"``, ``save_freq="epoch"``.
+    ``save_best_only``; with ``save_best_only`` and the monitored value missing from the logs
+    the model is saved, with a warning (Keras 3). ``mode="auto"`` on a monitor whose
+    direction it cannot tell raises ``ValueError`` (Keras 3). Defaults as Keras:
+    ``monitor="val_loss"``, ``save_freq="epoch"``.
     """
 
     def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False, save_weights_only=False,
@@ -67,6 +71,16 @@ class ModelCheckpoint(MonitorCallback):
         if self.save_freq == "epoch":
             self._save(epoch, None, logs or {})
 
+    def _monitored_or_warn(self, logs):
+        """The monitored value; without it, Keras 3 saves anyway, with a warning."""
+        if self.lower_is_better is None:
+            self._resolve_mode()
+        value = (logs or {}).get(self.monitor)
+        if value is None:
+            warnings.warn(f"ModelCheckpoint can save the best model only with {self.monitor!r} available; saving this one.",
+                          stacklevel=3)
+        return value
+
     def _path(self, epoch, batch, logs):
         values = {**logs, "epoch": epoch + 1}
         if batch is not None:
@@ -81,13 +95,12 @@ class ModelCheckpoint(MonitorCallback):
 
     def _save(self, epoch, batch, logs):
         path = self._path(epoch, batch, logs)
-        if self.save_best_only:
+        if self.save_best_only and self._monitored_or_warn(logs) is not None:
             current = self.monitored_value(logs)
-            if current is None:
-                return
             if not self.is_improvement(current, self.best):
                 if self.verbose > 0:
-                    print(f"\nEpoch {epoch + 1}: {self.monitor} did not improve from {self.best:.5f}")
+                    best = "None" if self.best is None else f"{self.best:.5f}"
+                    print(f"\nEpoch {epoch + 1}: {self.monitor} did not improve from {best}")
                 return
             if self.verbose > 0:
                 previous = "None" if self.best is None else f"{self.best:.5f}"

@@ -30,7 +30,8 @@ class MonitorCallback(Callback):
 
     ``mode``: "min", "max" or "auto" (Keras' rule: "loss" and "val_loss" are minimized; a
     metric is maximized or minimized by its direction, e.g. accuracy and AUC up, errors down;
-    otherwise "auto" raises asking for an explicit mode). An improvement beats the best by more
+    otherwise "auto" raises asking for an explicit mode). An unknown mode warns and falls
+    back to "auto", as Keras 3 does. An improvement beats the best by more
     than ``min_delta``. A NaN value is never an improvement (Keras 3 lets a NaN first epoch
     become the best, after which nothing improves).
     """
@@ -38,7 +39,9 @@ class MonitorCallback(Callback):
     def __init__(self, monitor="val_loss", mode="auto", baseline=None, min_delta=0.0):
         super().__init__()
         if mode not in ("auto", "min", "max"):
-            raise ValueError(f"mode must be 'auto', 'min' or 'max'; received mode={mode!r}.")
+            warnings.warn(f"{type(self).__name__} mode {mode!r} is unknown (valid: 'auto', 'min', 'max'); falling back to "
+                          "'auto', as Keras does.", stacklevel=3)
+            mode = "auto"
         if not isinstance(monitor, str):
             raise TypeError(f"monitor must be a log name such as 'val_loss'; received {monitor!r}.")
         self.monitor, self.mode, self.baseline = monitor, mode, baseline
