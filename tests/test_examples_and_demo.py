@@ -39,6 +39,12 @@ def test_custom_train_step_example_trains_with_its_own_step():
     assert list(history) == ["loss", "mae"] and history["loss"][-1] < history["loss"][0]
 
 
+def test_functional_multi_output_example():
+    history = load("functional_multi_output")["main"](epochs=2, samples=256)
+    assert list(history) == ["department_loss", "loss", "priority_loss"]
+    assert history["loss"][-1] < history["loss"][0]
+
+
 def test_writing_callbacks_example():
     seen, history, stopper, scheduled, model = load("writing_callbacks")["main"](epochs=15)
     kinds = {kind for kind, _ in seen}

@@ -63,6 +63,49 @@ def _topological_nodes(inputs, outputs):
     return order
 
 
+def _keras_flatten(structure):
+    """Keras' ``tree.flatten``: dicts in sorted key order."""
+    if isinstance(structure, dict):
+        return [leaf for key in sorted(structure) for leaf in _keras_flatten(structure[key])]
+    if isinstance(structure, (list, tuple)):
+        return [leaf for value in structure for leaf in _keras_flatten(value)]
+    return [structure]
+
+
+def _keras_layer_order(nodes, inputs, outputs):
+    """The layers in Keras' order (``keras.src.ops.function.map_graph``): by decreasing depth
+    (distance to the outputs), ties broken by the order a depth-first walk from the outputs
+    first meets them. This order is also the order of ``weights`` / ``get_weights()``, so
+    ``model.set_weights(keras_model.get_weights())`` lines up."""
+    input_ids = {id(t) for t in inputs}
+    first_seen, done = {}, set()
+
+    def walk(tensor):
+        node = tensor.node
+        if node in done:
+            return
+        first_seen.setdefault(node.operation, len(first_seen))
+        if not isinstance(node.operation, InputLayer) and id(tensor) not in input_ids:
+            for parent in node.inputs:
+                walk(parent)
+        done.add(node)
+
+    for output in outputs:
+        walk(output)
+    node_depth, operation_depth = {}, {}
+    for node in reversed(nodes):  # from the outputs back
+        depth = max(node_depth.setdefault(node, 0), operation_depth.get(node.operation, 0))
+        operation_depth[node.operation] = node_depth[node] = depth
+        for parent in node.parents:
+            node_depth[parent] = max(depth + 1, node_depth.get(parent, 0))
+    for tensor in inputs:
+        if tensor.node.operation not in operation_depth:  # an input nothing reads
+            operation_depth[tensor.node.operation] = 0
+            first_seen[tensor.node.operation] = -1
+    order = sorted(operation_depth, key=lambda op: (-operation_depth[op], first_seen.get(op, len(first_seen))))
+    return [op for op in order if isinstance(op, Layer)]
+
+
 class Functional(Model):
     """A model from symbolic inputs to outputs: ``danlu.Model(inputs, outputs, name=None)``.
 
@@ -89,20 +132,12 @@ class Functional(Model):
             if not isinstance(tensor.node.operation, InputLayer):
                 raise ValueError(f"Model inputs must come from danlu.Input; {tensor} is the output of {tensor.node.operation!r}.")
         self._nodes = _topological_nodes(self.inputs, self.outputs)
-        layers = []
-        for node in self._nodes:
-            operation = node.operation
-            if isinstance(operation, Layer) and all(operation is not known for known in layers):
-                layers.append(operation)
-        for tensor in self.inputs:  # inputs that nothing reads still belong to the model
-            if all(tensor.node.operation is not known for known in layers):
-                layers.insert(0, tensor.node.operation)
-        inputs_first = [l for l in layers if isinstance(l, InputLayer)] + [l for l in layers if not isinstance(l, InputLayer)]
-        names = [layer.name for layer in inputs_first]
+        ordered = _keras_layer_order(self._nodes, _keras_flatten(inputs), _keras_flatten(outputs))
+        names = [layer.name for layer in ordered]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValueError(f"Layer names must be unique in a model; {duplicates} appear more than once.")
-        self.layers = torch.nn.ModuleList(inputs_first)
+        self.layers = torch.nn.ModuleList(ordered)
         self.built = True
         self._compile_steps()
 
@@ -175,6 +210,8 @@ class Functional(Model):
             if missing:
                 raise ValueError(f"Model {self.name!r} needs inputs {names}; the dict given lacks {missing}.")
             inputs = [inputs[n] for n in names]
+        if len(tensors) == 1 and not isinstance(inputs, (list, tuple)):
+            inputs = [inputs]  # a one-input list model takes the tensor itself too (Keras)
         if not isinstance(inputs, (list, tuple)) or len(inputs) != len(tensors):
             count = len(inputs) if isinstance(inputs, (list, tuple)) else 1
             raise ValueError(f"Model {self.name!r} takes {len(tensors)} inputs ({self.input_names}); received {count}.")
