@@ -37,7 +37,6 @@ from danlu._dtypes import standardize_dtype
 from danlu._identifiers import snake_case, unique_name
 from danlu._variables import Variable
 from danlu.layers import symbolic
-from danlu.mixed_precision import autocast
 
 
 def shape_of(inputs):
@@ -305,14 +304,7 @@ class Layer(torch.nn.Module):
                     mask = _mask_of(args[0])
                 if cls._call_takes_mask:
                     kwargs["mask"] = mask
-            # --- dtype policy (mixed precision): only policies other than float32 pay for it ---
-            if self.dtype_policy.changes_computation or autocast.REGION.dtype is not None:
-                context, cast_args = mixed_precision.layer_call(self.dtype_policy, args)
-                with context:
-                    outputs = super().__call__(*cast_args, **kwargs)
-            else:
-                outputs = super().__call__(*args, **kwargs)
-            # --- end of the dtype policy part ---
+            outputs = super().__call__(*args, **kwargs)
             if self.supports_masking or cls._computes_masks:
                 _attach_mask(outputs, self.compute_mask(args[0] if args else None, mask))
             return outputs
