@@ -219,12 +219,13 @@ def test_inputs_may_be_numpy_lists_or_tensors_with_the_same_result():
     close(losses.binary_crossentropy(Y_TRUE, Y_PRED).mean(), expected.item())
 
 
-def test_half_precision_predictions_compute_in_float32():
-    y_pred = torch.tensor(Y_PRED, dtype=torch.float16)
-    for loss in (losses.BinaryCrossentropy(), losses.CategoricalCrossentropy(), losses.MeanSquaredError()):
-        assert loss(Y_TRUE, y_pred).dtype == torch.float32
-    assert losses.binary_crossentropy(Y_TRUE, y_pred.bfloat16()).dtype == torch.float32
-    assert losses.MeanSquaredError()(Y_TRUE, torch.tensor(Y_PRED, dtype=torch.float64)).dtype == torch.float64
+def test_losses_compute_in_their_dtype_whatever_the_inputs():
+    """Keras' rule: float32 unless dtype= says otherwise (tests/losses/test_loss_interface.py)."""
+    for y_pred in (torch.tensor(Y_PRED, dtype=torch.float16), torch.tensor(Y_PRED, dtype=torch.float64)):
+        for loss in (losses.BinaryCrossentropy(), losses.CategoricalCrossentropy(), losses.MeanSquaredError()):
+            assert loss(Y_TRUE, y_pred).dtype == torch.float32
+    assert losses.binary_crossentropy(Y_TRUE, torch.tensor(Y_PRED).bfloat16()).dtype == torch.float32
+    assert losses.MeanSquaredError(dtype="float64")(Y_TRUE, torch.tensor(Y_PRED)).dtype == torch.float64
 
 
 def test_losses_are_modules_and_differentiable():

@@ -11,14 +11,12 @@ from __future__ import annotations
 import inspect
 
 from danlu._identifiers import unknown_identifier_error
-from danlu.losses.base import Loss, LossFunctionWrapper, reduce_weighted_values
+from danlu.losses.base import Loss, LossFunctionWrapper, Reduction, reduce_weighted_values
 from danlu.losses.crossentropy import (
     BinaryCrossentropy,
     CategoricalCrossentropy,
-    SparseCategoricalCrossentropy,
     binary_crossentropy,
     categorical_crossentropy,
-    sparse_categorical_crossentropy,
 )
 from danlu.losses.focal import (
     BinaryFocalCrossentropy,
@@ -54,6 +52,7 @@ from danlu.losses.regression import (
 from danlu.losses.segmentation import Dice, Tversky, dice, tversky
 from danlu.losses.sequence import CTC, ctc
 from danlu.losses.similarity import Circle, circle
+from danlu.losses.sparse import SparseCategoricalCrossentropy, sparse_categorical_crossentropy
 
 LOSS_CLASSES = (
     Loss, LossFunctionWrapper,
@@ -147,7 +146,7 @@ def get(identifier):
 
 
 __all__ = [
-    "ALIASES", "IDENTIFIERS", "deserialize", "get", "reduce_weighted_values", "serialize",
+    "ALIASES", "IDENTIFIERS", "Reduction", "deserialize", "get", "reduce_weighted_values", "serialize",
     *(cls.__name__ for cls in LOSS_CLASSES),
     *(fn.__name__ for fn in LOSS_FUNCTIONS),
 ]

@@ -1,38 +1,44 @@
-"""The `Loss` base class: input conversion, masking, `sample_weight` and reduction, once.
+"""The `Loss` base class: input conversion, the fused fast path, masking, `sample_weight`
+and reduction, once; `LossFunctionWrapper`, a `Loss` over a per-sample function.
 
 A loss subclass writes only ``call(y_true, y_pred)``, returning one value per sample (or per
-time step); everything else lives here.
+time step); everything else lives here. A built-in per-sample function may also declare a
+fused form (see `danlu.losses.fused`), which `Loss.forward` takes in the common case.
 """
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 
-from danlu._identifiers import closest_name_hint, snake_case
+from danlu._dtypes import dtype_name, standardize_dtype
+from danlu._identifiers import snake_case
 from danlu._tensors import as_tensor
+from danlu.losses.fused import declaration
+from danlu.losses.labels import check_class_indices
+from danlu.losses.reduction import (  # noqa: F401  (re-exported: metrics align ranks with it)
+    REDUCTIONS,
+    Reduction,
+    align_sample_weight,
+    reduce_weighted_values,
+    squeeze_or_expand_to_same_rank,
+    standardize_reduction,
+)
 
-REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", "none", None)
-
-
-def standardize_reduction(reduction):
-    """Validate ``reduction``; ``"auto"`` (tf.keras 2.x) means ``"sum_over_batch_size"``."""
-    if reduction == "auto":
-        return "sum_over_batch_size"
-    if reduction not in REDUCTIONS:
-        names = [r for r in REDUCTIONS if r is not None]
-        hint = closest_name_hint(reduction, names) if isinstance(reduction, str) else ""
-        raise ValueError(
-            f"Invalid reduction={reduction!r}.{hint} Expected one of "
-            f"{', '.join(repr(r) for r in REDUCTIONS)} (or 'auto')."
-        )
-    return reduction
+#: Keras' mixed-precision policy names, as a loss ``dtype``: the policy's compute dtype.
+MIXED_POLICIES = {"mixed_float16": "float16", "mixed_bfloat16": "bfloat16"}
+#: The reduction each Keras reduction asks of a fused form when no ``sample_weight`` is given.
+FUSED_REDUCTIONS = {"sum_over_batch_size": "mean", "mean": "mean", "mean_with_sample_weight": "mean", "sum": "sum"}
+FUSED_DTYPES = (torch.float32, torch.float64)
 
 
 def compute_dtype(y_pred: torch.Tensor, dtype: torch.dtype | None = None) -> torch.dtype:
-    """float32, or float64 when the predictions are float64; ``dtype`` when one is given.
+    """``dtype`` when given; else float32, or float64 for float64 predictions.
 
-    Keras computes every loss in ``floatx`` (float32): float16 and bfloat16 predictions are
-    upcast. danlu keeps float64 predictions in float64 instead of rounding them down.
+    This is the rule of the per-sample functions (``binary_crossentropy(...)``), which keep a
+    float64 tensor in float64 as Keras' functions do, and compute float16 / bfloat16 in float32.
+    `Loss` objects pass their own dtype (float32 unless ``dtype=`` says otherwise).
     """
     if dtype is not None:
         return dtype
@@ -52,100 +58,18 @@ def float_inputs(y_true, y_pred, dtype: torch.dtype | None = None, keep_integer_
     return y_true, y_pred
 
 
-def squeeze_or_expand_to_same_rank(x1, x2, expand_rank_1=True):
-    """Keras' rank alignment: when ranks differ by one and the longer ends in a size-1 axis,
-    squeeze that axis (or, for a rank-1 partner, expand the partner instead)."""
-    if x1.ndim == x2.ndim + 1 and x1.shape[-1] == 1:
-        if x2.ndim == 1 and expand_rank_1:
-            x2 = x2.unsqueeze(-1)
-        else:
-            x1 = x1.squeeze(-1)
-    elif x2.ndim == x1.ndim + 1 and x2.shape[-1] == 1:
-        if x1.ndim == 1 and expand_rank_1:
-            x1 = x1.unsqueeze(-1)
-        else:
-            x2 = x2.squeeze(-1)
-    return x1, x2
-
-
-def align_sample_weight(values: torch.Tensor, sample_weight: torch.Tensor):
-    """Shape ``sample_weight`` so that it multiplies ``values`` elementwise.
-
-    Keras' rule first (rank differs by one with a trailing size-1 axis: squeeze or expand).
-    Then a weight with fewer axes whose shape is the leading part of the values' shape is
-    aligned to the batch (leading) axes: a per-sample weight of shape ``(B,)`` weights every
-    time step of values ``(B, T)``. Keras 3 aligns trailing axes there instead, which fails
-    or, when ``B == T``, weights the wrong axis; danlu does what the weight means.
-    """
-    values, sample_weight = squeeze_or_expand_to_same_rank(values, sample_weight)
-    if (
-        0 < sample_weight.ndim < values.ndim
-        and tuple(sample_weight.shape) == tuple(values.shape[: sample_weight.ndim])
-    ):
-        sample_weight = sample_weight.reshape(
-            tuple(sample_weight.shape) + (1,) * (values.ndim - sample_weight.ndim)
-        )
-    try:
-        torch.broadcast_shapes(values.shape, sample_weight.shape)
-    except RuntimeError:
-        raise ValueError(
-            f"sample_weight of shape {tuple(sample_weight.shape)} cannot be broadcast to the "
-            f"per-sample losses of shape {tuple(values.shape)}. Pass one weight per sample "
-            f"(shape {tuple(values.shape[:1])}) or a weight of the losses' shape."
-        ) from None
-    return values, sample_weight
-
-
-def reduce_weighted_values(values, sample_weight=None, mask=None, reduction="sum_over_batch_size"):
-    """Weight per-sample ``values`` by ``sample_weight`` and ``mask``, then reduce.
-
-    With weights ``w`` (``sample_weight`` broadcast to the values, times the 0/1 mask):
-
-    - ``"sum"``: ``sum(w * v)``
-    - ``"sum_over_batch_size"`` / ``"mean"``: ``sum(w * v) / n``, ``n`` the number of values,
-      or the number of unmasked values when a mask is given (Keras' mask rescaling)
-    - ``"mean_with_sample_weight"``: ``sum(w * v) / sum(w)``, the weighted mean. Keras 3
-      divides by the sum of the weight *as given* (a scalar weight 2 over 4 values divides by
-      2, not 8); danlu divides by the sum of the broadcast weights, which is what the name says.
-    - ``"none"`` / ``None``: ``w * v`` unreduced.
-
-    A division by zero (all weights zero, nothing unmasked, an empty batch) gives 0, as
-    Keras' ``divide_no_nan``. An empty batch reduces to a scalar 0 (Keras returns the empty
-    tensor itself).
-    """
-    if sample_weight is None and mask is None and values.ndim and values.numel():
-        if reduction in ("sum_over_batch_size", "mean"):  # the common case, without the general path
-            return values.sum() / values.numel()
-        if reduction == "sum":
-            return values.sum()
-    reduction = standardize_reduction(reduction)
-    weights = None
-    if sample_weight is not None:
-        weights = as_tensor(sample_weight, dtype=values.dtype, device=values.device)
-    if mask is not None:
-        float_mask = mask.to(values.dtype)
-        if weights is None:
-            weights = float_mask
-        else:
-            float_mask, weights = squeeze_or_expand_to_same_rank(float_mask, weights)
-            weights = weights * float_mask
-    if weights is not None:
-        values, weights = align_sample_weight(values, weights)
-        values = values * weights
-    if reduction is None or reduction == "none" or values.ndim == 0:
-        return values
-    total = values.sum()
-    if reduction == "sum":
-        return total
-    if reduction == "mean_with_sample_weight" and weights is not None:
-        divisor = torch.broadcast_to(weights, values.shape).sum()
-    elif mask is not None:
-        divisor = mask.sum().to(values.dtype)
-    else:
-        divisor = values.numel()
-        return total / divisor if divisor else torch.zeros((), dtype=values.dtype, device=values.device)
-    safe = torch.where(divisor == 0, torch.ones_like(divisor), divisor)
-    return torch.where(divisor == 0, torch.zeros_like(total), total / safe)
+def loss_dtype(dtype) -> torch.dtype:
+    """The torch dtype a loss computes in, from Keras' forms of ``dtype=``: ``None`` (float32,
+    Keras' ``floatx``), a name (``"float32"``, ``"bfloat16"``, ``"float16"``, ``"float64"``), a
+    mixed-precision policy name (``"mixed_bfloat16"`` -> bfloat16) or an object with a
+    ``compute_dtype`` (a dtype policy), a torch or numpy dtype."""
+    if dtype is None:
+        return torch.float32
+    if hasattr(dtype, "compute_dtype"):
+        dtype = dtype.compute_dtype
+    elif isinstance(dtype, str) and dtype in MIXED_POLICIES:
+        dtype = MIXED_POLICIES[dtype]
+    return standardize_dtype(dtype, "dtype", floating=True)
 
 
 class Loss(torch.nn.Module):
@@ -153,14 +77,23 @@ class Loss(torch.nn.Module):
     ``loss(y_true, y_pred, sample_weight=None)``.
 
     Subclasses implement ``call(y_true, y_pred)`` returning per-sample values; this class
-    converts the inputs (tensors, numpy arrays, lists or scalars; float16 / bfloat16 computed
-    in float32), applies ``sample_weight`` and reduces (see `reduce_weighted_values`).
+    converts the inputs (tensors, numpy arrays, lists or scalars) to the loss's dtype, applies
+    ``sample_weight`` and reduces (see `reduce_weighted_values`).
 
     Args:
-        reduction: ``"sum_over_batch_size"`` (default; ``"auto"`` accepted), ``"sum"``,
-            ``"mean"``, ``"mean_with_sample_weight"``, ``"none"`` or ``None``.
+        reduction: ``"sum_over_batch_size"`` (default; ``"auto"`` and the `Reduction`
+            constants accepted), ``"sum"``, ``"mean"``, ``"mean_with_sample_weight"``,
+            ``"none"`` or ``None``.
         name: defaults to the class name in snake case.
-        dtype: the compute dtype; ``None`` means float32 (float64 for float64 predictions).
+        dtype: the dtype the loss is computed and returned in, as Keras: ``None`` is float32
+            (also for float64, float16 or integer inputs); or ``"float64"``, ``"bfloat16"``,
+            ``"float16"``, a torch dtype, ``"mixed_bfloat16"``. ``loss.dtype`` reads back Keras'
+            name. For float16 / bfloat16 the inputs are rounded to it and the result is returned
+            in it, while the per-sample math runs in float32 (Keras runs it in float16 too,
+            where its ``1 - 1e-7`` clip bound rounds to 1: at probabilities of exactly 0 or 1
+            its crossentropies jump to PyTorch's log clamp at -100).
+            With ``"float64"`` every reduction returns float64 (Keras' ``"sum_over_batch_size"``
+            returns float32 there, a defect).
 
     A complete subclass::
 
@@ -177,44 +110,150 @@ class Loss(torch.nn.Module):
 
             def get_config(self):
                 return {**super().get_config(), "alpha": self.alpha, "gamma": self.gamma}
+
+    A subclass whose ``__init__`` forgets ``super().__init__()`` (as in some tf.keras
+    tutorials) still works, with the default reduction, name and dtype.
     """
 
     #: Subclasses that take integer class labels set this so ``y_true`` keeps its dtype.
     integer_labels = False
+    #: Whether `forward` may ask `fused`; a subclass that redefines ``call`` or
+    #: ``compute_mask`` without redefining ``fused`` loses the fused form it inherited.
+    _fused_enabled = False
+    _labels_prechecked = False
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        own = vars(cls)
+        if "fused" in own:
+            cls._fused_enabled = True
+        elif "call" in own or "compute_mask" in own:
+            cls._fused_enabled = False
 
     def __init__(self, reduction="sum_over_batch_size", name=None, dtype=None):
         super().__init__()
         self.reduction = standardize_reduction(reduction)
         self.name = name or snake_case(type(self).__name__)
-        if dtype is not None and not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
-            raise TypeError(f"dtype must be a floating torch.dtype or None; received dtype={dtype!r}.")
-        self.dtype = dtype
+        self._compute_dtype = loss_dtype(dtype)
+        self._dtype_given = dtype is not None
+
+    def __getattr__(self, name):
+        # Reached only for attributes not found the normal way. A subclass whose __init__
+        # did not call super().__init__() has no Module state yet: create it now, keeping
+        # whatever the subclass set.
+        if "_parameters" not in self.__dict__ and not name.startswith("__"):
+            attributes = dict(self.__dict__)
+            Loss.__init__(self)
+            for key, value in attributes.items():
+                setattr(self, key, value)
+            return getattr(self, name)
+        return super().__getattr__(name)
+
+    @property
+    def dtype(self) -> str:
+        """Keras' name of the dtype the loss computes in (``"float32"`` by default)."""
+        return dtype_name(self._compute_dtype)
 
     def forward(self, y_true, y_pred, sample_weight=None):
-        y_true, y_pred = float_inputs(y_true, y_pred, self.dtype, self.integer_labels)
+        if self._fused_enabled:
+            result = self._fused_forward(y_true, y_pred, sample_weight)
+            if result is not None:
+                return result
+        dtype = self._compute_dtype
+        y_true, y_pred = float_inputs(y_true, y_pred, dtype, self.integer_labels)
         values = self.call(y_true, y_pred)
+        if not isinstance(values, torch.Tensor):
+            values = self._values_as_tensor(values, y_pred)
+        if values.dtype != dtype:
+            values = values.to(dtype)
         mask = self.compute_mask(y_true, y_pred, values)
         return reduce_weighted_values(values, sample_weight, mask, self.reduction)
+
+    def _fused_forward(self, y_true, y_pred, sample_weight):
+        """The loss from `fused` in the common case (tensors on one device, a float32 /
+        float64 loss, at least one prediction), or ``None`` for the per-sample path."""
+        dtype = self._compute_dtype
+        if not (
+            isinstance(y_pred, torch.Tensor) and isinstance(y_true, torch.Tensor)
+            and dtype in FUSED_DTYPES and y_pred.is_floating_point() and y_pred.ndim and y_pred.numel()
+        ):
+            return None
+        if y_pred.dtype != dtype:
+            y_pred = y_pred.to(dtype)
+        if y_true.device != y_pred.device:
+            y_true = y_true.to(y_pred.device)
+        if y_true.dtype != dtype and not self.integer_labels:
+            y_true = y_true.to(dtype)
+        reduction = FUSED_REDUCTIONS.get(self.reduction) if sample_weight is None else None
+        if reduction is not None:
+            return self.fused(y_true, y_pred, reduction)
+        values = self.fused(y_true, y_pred, "none")
+        if values is None:
+            return None
+        return reduce_weighted_values(values, sample_weight, self.compute_mask(y_true, y_pred, values), self.reduction)
+
+    def _values_as_tensor(self, values, y_pred):
+        if values is None:
+            source = getattr(getattr(self, "fn", None), "__qualname__", None) or f"{type(self).__name__}.call"
+            raise TypeError(
+                f"The loss {self.name!r} got None from {source}(y_true, y_pred): a loss must return "
+                "a tensor of per-sample values (is a `return` missing?)."
+            )
+        return as_tensor(values, dtype=self._compute_dtype, device=y_pred.device)
 
     def call(self, y_true, y_pred):
         """Return per-sample loss values. Subclasses implement this."""
         raise NotImplementedError(f"{type(self).__name__} must implement call(y_true, y_pred).")
 
+    def fused(self, y_true, y_pred, reduction):
+        """Optional fast path: the loss from fused PyTorch kernels, or ``None``.
+
+        Asked by `forward` with tensors already in the loss's dtype (``y_true`` too, unless
+        `integer_labels`) on one device and ``reduction`` one of ``"mean"`` (the mean of the
+        per-sample values, over the unmasked ones when `compute_mask` masks), ``"sum"`` or
+        ``"none"`` (the per-sample values, which `forward` then weights and reduces). It
+        must give the numbers of ``call`` + `reduce_weighted_values`, to float round-off.
+        """
+        return None
+
     def compute_mask(self, y_true, y_pred, values):
         """A boolean mask of the values that count, or ``None`` (all count)."""
         return None
 
+    def check_labels(self, y_true, y_pred) -> None:
+        """Validate a whole set of labels once (e.g. every in-memory label of a ``fit``)
+        against an example prediction (e.g. the first batch's). Nothing to check by default;
+        losses over integer class indices check that each is a whole number in
+        ``[0, num_classes)`` (``ignore_class`` skipped) and raise ``ValueError`` naming ``y``.
+        """
+
+    @contextlib.contextmanager
+    def labels_checked(self):
+        """A block in which this loss skips its per-batch label value checks, because
+        `check_labels` has validated every label it will see::
+
+            loss.check_labels(y_train, model(x_train[:1]))
+            with loss.labels_checked():
+                for x, y in batches:
+                    loss(y, model(x)).backward()
+        """
+        previous = self._labels_prechecked
+        self._labels_prechecked = True
+        try:
+            yield self
+        finally:
+            self._labels_prechecked = previous
+
     def get_config(self) -> dict:
+        """Keras' ``{"name", "reduction"}``, plus the ``dtype`` name when one was given (Keras
+        leaves it out, so that a restored loss would forget it)."""
         config = {"name": self.name, "reduction": self.reduction}
-        if self.dtype is not None:
-            config["dtype"] = str(self.dtype).removeprefix("torch.")
+        if self._dtype_given:
+            config["dtype"] = self.dtype
         return config
 
     @classmethod
     def from_config(cls, config: dict):
-        config = dict(config)
-        if isinstance(config.get("dtype"), str):
-            config["dtype"] = getattr(torch, config["dtype"])
         return cls(**config)
 
     def extra_repr(self) -> str:
@@ -225,7 +264,9 @@ class LossFunctionWrapper(Loss):
     """A `Loss` over a per-sample function ``fn(y_true, y_pred, **kwargs)``.
 
     Keras' rank alignment (`squeeze_or_expand_to_same_rank`) is applied before ``fn``, so
-    labels of shape ``(B,)`` and predictions of shape ``(B, 1)`` line up.
+    labels of shape ``(B,)`` and predictions of shape ``(B, 1)`` line up. What ``fn``
+    declares (`danlu.losses.fused.loss_function`: a fused form, a mask, integer labels) the
+    wrapper uses, so ``compile(loss="sparse_categorical_crossentropy")`` is as fast as the class.
     """
 
     def __init__(self, fn, reduction="sum_over_batch_size", name=None, dtype=None, **kwargs):
@@ -234,11 +275,34 @@ class LossFunctionWrapper(Loss):
         super().__init__(reduction=reduction, name=name or getattr(fn, "__name__", None), dtype=dtype)
         self.fn = fn
         self.fn_kwargs = kwargs
+        if declaration(fn).labels is not None:
+            self.integer_labels = True
+
+    def _kwargs(self):
+        if self._labels_prechecked and declaration(self.fn).labels == "class_indices":
+            return {**self.fn_kwargs, "validate_labels": False}
+        return self.fn_kwargs
 
     def call(self, y_true, y_pred):
         if not self.integer_labels:
             y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
-        return self.fn(y_true, y_pred, **self.fn_kwargs)
+        return self.fn(y_true, y_pred, **self._kwargs())
+
+    def fused(self, y_true, y_pred, reduction):
+        form = declaration(self.fn).fused
+        if form is None:
+            return None
+        return form(y_true, y_pred, reduction, **(self._kwargs() if self._labels_prechecked else self.fn_kwargs))
+
+    def compute_mask(self, y_true, y_pred, values):
+        mask = declaration(self.fn).mask
+        return None if mask is None else mask(y_true, y_pred, values, **self.fn_kwargs)
+
+    def check_labels(self, y_true, y_pred) -> None:
+        if declaration(self.fn).labels == "class_indices":
+            num_classes = as_tensor(y_pred).shape[self.fn_kwargs.get("axis", -1)]
+            labels = as_tensor(y_true).detach().cpu()
+            check_class_indices(labels, num_classes, self.fn_kwargs.get("ignore_class"), argument="y")
 
     def get_config(self) -> dict:
         config = super().get_config()

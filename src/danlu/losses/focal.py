@@ -2,10 +2,14 @@
 examples by the modulating factor ``(1 - p_t)^gamma``.
 
 Keras 3 defaults: ``alpha=0.25``, ``gamma=2.0``; the binary form weights by ``alpha`` only
-with ``apply_class_balancing=True``, the categorical form always multiplies by ``alpha``.
+with ``apply_class_balancing=True``, the categorical form always multiplies by ``alpha``, a
+number or one weight per class (e.g. inverse class frequencies).
 """
 
 from __future__ import annotations
+
+import math
+import numbers
 
 import torch
 
@@ -22,11 +26,32 @@ from danlu.losses.crossentropy import (
 )
 
 
-def check_focal(alpha, gamma):
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0.0 <= alpha <= 1.0:
-        raise ValueError(f"alpha must be a number in [0, 1]; received alpha={alpha!r}.")
-    if isinstance(gamma, bool) or not isinstance(gamma, (int, float)) or not gamma >= 0.0:
+def is_number(value):
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def check_focal(alpha, gamma, per_class_alpha=False):
+    """``alpha`` a number in [0, 1] (or, with ``per_class_alpha``, a sequence of non-negative
+    numbers, one per class); ``gamma`` >= 0. Returns ``alpha`` (a sequence as a list)."""
+    if per_class_alpha and hasattr(alpha, "tolist"):  # a numpy array
+        alpha = alpha.tolist()
+    if per_class_alpha and not is_number(alpha) and not isinstance(alpha, (str, bytes)):
+        try:
+            weights = [float(a) if is_number(a) else a for a in alpha]
+        except TypeError:
+            weights = None
+        if not weights or not all(is_number(a) and 0 <= a < math.inf for a in weights):
+            raise ValueError(
+                "alpha must be a number in [0, 1] or a non-empty list of non-negative numbers, one "
+                f"per class; received alpha={alpha!r}."
+            )
+        alpha = weights
+    elif not is_number(alpha) or not 0.0 <= alpha <= 1.0:
+        allowed = "a number in [0, 1] or a list of per-class weights" if per_class_alpha else "a number in [0, 1]"
+        raise ValueError(f"alpha must be {allowed}; received alpha={alpha!r}.")
+    if not is_number(gamma) or not gamma >= 0.0:
         raise ValueError(f"gamma must be a non-negative number; received gamma={gamma!r}.")
+    return alpha
 
 
 def binary_focal_crossentropy(
@@ -56,19 +81,37 @@ def categorical_focal_crossentropy(
     y_true, y_pred, alpha=0.25, gamma=2.0, from_logits=False, label_smoothing=0.0, axis=-1
 ):
     """``sum(-alpha (1 - p)^gamma y log p, axis)`` with ``p = clip(y_pred / sum(y_pred), eps,
-    1 - eps)`` (softmax first when ``from_logits``)."""
-    check_focal(alpha, gamma)
+    1 - eps)`` (softmax first when ``from_logits``).
+
+    ``alpha`` may be a list with one weight per class (Keras 3.15), laid along ``axis``;
+    Keras lays it along the last axis whatever ``axis`` is, the same for ``axis=-1``.
+    """
+    alpha = check_focal(alpha, gamma, per_class_alpha=True)
     check_label_smoothing(label_smoothing)
     check_axis(axis)
     y_true, y_pred = float_inputs(y_true, y_pred)
     warn_single_class(y_pred, "categorical_focal_crossentropy")
     y_true = smooth_categorical_labels(y_true, label_smoothing)
     check_same_shape(y_true, y_pred, "categorical_focal_crossentropy")
+    if isinstance(alpha, list):
+        alpha = per_class_weights(alpha, y_pred, axis)
     if from_logits:
         y_pred = torch.softmax(y_pred, dim=axis)
     output = clipped_probabilities(y_pred, axis)
     cce = -y_true * output.log()
     return (torch.pow(1.0 - output, gamma) * alpha * cce).sum(dim=axis)
+
+
+def per_class_weights(alpha, y_pred, axis):
+    """The list ``alpha`` as a tensor that broadcasts along the class ``axis`` of ``y_pred``."""
+    if y_pred.ndim == 0 or len(alpha) != y_pred.shape[axis]:
+        classes = y_pred.shape[axis] if y_pred.ndim else 0
+        raise ValueError(
+            f"alpha has {len(alpha)} per-class weights but y_pred of shape {tuple(y_pred.shape)} has "
+            f"{classes} classes on axis {axis}; give one weight per class."
+        )
+    weights = torch.tensor(alpha, dtype=y_pred.dtype, device=y_pred.device)
+    return weights.reshape((-1,) + (1,) * (y_pred.ndim - 1 - axis % y_pred.ndim))
 
 
 class BinaryFocalCrossentropy(LossFunctionWrapper):
@@ -104,8 +147,9 @@ class BinaryFocalCrossentropy(LossFunctionWrapper):
 class CategoricalFocalCrossentropy(LossFunctionWrapper):
     """Categorical focal crossentropy, see `categorical_focal_crossentropy`.
 
-    Args: ``alpha=0.25``, ``gamma=2.0``, ``from_logits=False``, ``label_smoothing=0.0``,
-    ``axis=-1``, ``reduction``, ``name="categorical_focal_crossentropy"``, ``dtype``.
+    Args: ``alpha=0.25`` (a number, or a list of one weight per class), ``gamma=2.0``,
+    ``from_logits=False``, ``label_smoothing=0.0``, ``axis=-1``, ``reduction``,
+    ``name="categorical_focal_crossentropy"``, ``dtype``.
     """
 
     def __init__(
@@ -119,7 +163,7 @@ class CategoricalFocalCrossentropy(LossFunctionWrapper):
         name="categorical_focal_crossentropy",
         dtype=None,
     ):
-        check_focal(alpha, gamma)
+        alpha = check_focal(alpha, gamma, per_class_alpha=True)
         check_label_smoothing(label_smoothing)
         check_axis(axis)
         super().__init__(

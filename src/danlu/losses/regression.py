@@ -1,17 +1,20 @@
 """Regression losses: squared, absolute, percentage, logarithmic, Huber, log-cosh, cosine.
 
 Each function returns one value per sample: the mean over the last axis of an elementwise
-error (cosine similarity: a sum over ``axis``). ``eps`` is Keras' epsilon, 1e-7.
+error (cosine similarity: a sum over ``axis``). ``eps`` is Keras' epsilon, 1e-7. Squared,
+absolute and Huber errors are fused into ``F.mse_loss``, ``F.l1_loss`` and ``F.huber_loss``.
 """
 
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import torch
 import torch.nn.functional as F
 
 from danlu.losses.base import LossFunctionWrapper, float_inputs, squeeze_or_expand_to_same_rank
+from danlu.losses.fused import loss_function, mean_over_axis
 
 EPSILON = 1e-7
 
@@ -21,12 +24,14 @@ def _aligned(y_true, y_pred):
     return squeeze_or_expand_to_same_rank(y_true, y_pred)
 
 
+@loss_function(fused=partial(mean_over_axis, F.mse_loss))
 def mean_squared_error(y_true, y_pred):
     """``mean((y_true - y_pred)^2, axis=-1)``."""
     y_true, y_pred = _aligned(y_true, y_pred)
     return (y_true - y_pred).square().mean(dim=-1)
 
 
+@loss_function(fused=partial(mean_over_axis, F.l1_loss))
 def mean_absolute_error(y_true, y_pred):
     """``mean(|y_true - y_pred|, axis=-1)``."""
     y_true, y_pred = _aligned(y_true, y_pred)
@@ -69,6 +74,15 @@ def _check_delta(delta):
         raise ValueError(f"delta must be a non-negative number; received delta={delta!r}.")
 
 
+def fused_huber(y_true, y_pred, reduction, delta=1.0):
+    """``F.huber_loss`` (the same pieces, split at ``|e| = delta`` where both agree); PyTorch
+    refuses ``delta = 0``, whose loss is 0 everywhere, which the per-sample path computes."""
+    if not delta > 0:
+        return None
+    return mean_over_axis(F.huber_loss, y_true, y_pred, reduction, delta=float(delta))
+
+
+@loss_function(fused=fused_huber)
 def huber(y_true, y_pred, delta=1.0):
     """With ``e = y_pred - y_true``: ``mean(0.5 e^2 if |e| <= delta else delta |e| - 0.5
     delta^2, axis=-1)``."""
@@ -122,7 +136,10 @@ class MeanSquaredLogarithmicError(LossFunctionWrapper):
 
 
 class CosineSimilarity(LossFunctionWrapper):
-    """Negative cosine similarity along ``axis`` (default -1), see `cosine_similarity`."""
+    """Negative cosine similarity along ``axis`` (default -1), see `cosine_similarity`.
+
+    Keras' ``get_config`` leaves ``axis`` out, so a restored loss forgets it; danlu keeps it.
+    """
 
     def __init__(self, axis=-1, reduction="sum_over_batch_size", name="cosine_similarity", dtype=None):
         super().__init__(cosine_similarity, reduction=reduction, name=name, dtype=dtype, axis=axis)

@@ -7,8 +7,10 @@ import torch.nn.functional as F
 
 from danlu._tensors import as_tensor
 from danlu.losses.base import LossFunctionWrapper, float_inputs
+from danlu.losses.fused import loss_function
 
 
+@loss_function(labels="integers")
 def circle(y_true, y_pred, ref_labels=None, ref_embeddings=None, remove_diagonal=True, gamma=80.0, margin=0.4):
     """Circle loss of L2-normalized embeddings ``y_pred`` (batch, dim) with integer labels.
 
@@ -42,8 +44,6 @@ def circle(y_true, y_pred, ref_labels=None, ref_embeddings=None, remove_diagonal
 class Circle(LossFunctionWrapper):
     """Circle loss with ``gamma=80.0``, ``margin=0.4``, ``remove_diagonal=True``; the mean
     runs over the samples with a positive loss (Keras' mask). See `circle`."""
-
-    integer_labels = True
 
     def __init__(
         self, gamma=80.0, margin=0.4, remove_diagonal=True,
