@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from danlu._validation import check_number
 from danlu.callbacks.base import Callback
 from danlu.callbacks.monitor import MonitorCallback, get_learning_rate, set_learning_rate
 
@@ -20,6 +21,8 @@ class ReduceLROnPlateau(MonitorCallback):
 
     def __init__(self, monitor="val_loss", factor=0.1, patience=10, verbose=0, mode="auto", min_delta=1e-4,
                  cooldown=0, min_lr=0.0):
+        check_number("min_delta", min_delta)
+        check_number("min_lr", min_lr, low=0)
         super().__init__(monitor, mode, min_delta=min_delta)
         if not 0 <= factor < 1.0:
             raise ValueError(f"factor must be in [0, 1); received factor={factor!r}.")

@@ -135,6 +135,8 @@ class Masking(Layer):
     supports_masking = True
 
     def __init__(self, mask_value=0.0, **kwargs):
+        if isinstance(mask_value, bool) or not isinstance(mask_value, (int, float)):
+            raise TypeError(f"mask_value must be a number; received mask_value={mask_value!r}.")
         self.mask_value = mask_value
         super().__init__(**kwargs)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 
+import numpy as np
 import torch
 
 from danlu._dtypes import dtype_name, standardize_dtype
@@ -155,6 +156,17 @@ class Loss(torch.nn.Module):
         return dtype_name(self._compute_dtype)
 
     def forward(self, y_true, y_pred, sample_weight=None):
+        try:
+            return self._forward(y_true, y_pred, sample_weight)
+        except RuntimeError as error:  # torch's shape errors become a danlu error naming the shapes
+            if "size of tensor" not in str(error) and "shape" not in str(error):
+                raise
+            raise ValueError(
+                f"{type(self).__name__} cannot compare y_true of shape {_shape(y_true)} with y_pred of shape "
+                f"{_shape(y_pred)} (sample_weight {_shape(sample_weight)}): {error}"
+            ) from None
+
+    def _forward(self, y_true, y_pred, sample_weight):
         if self._fused_enabled:
             result = self._fused_forward(y_true, y_pred, sample_weight)
             if result is not None:
@@ -318,3 +330,9 @@ class LossFunctionWrapper(Loss):
 
             config = {**config, "fn": get(config["fn"])}
         return super().from_config(config)
+
+
+def _shape(value):
+    if value is None:
+        return None
+    return tuple(value.shape) if hasattr(value, "shape") else tuple(np.shape(value))

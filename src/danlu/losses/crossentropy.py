@@ -64,8 +64,16 @@ def clipped_probabilities(y_pred, axis):
 
 def clipped_binary_crossentropy(y_pred, y_true, reduction="none"):
     """``-(y log p + (1 - y) log(1 - p))`` with ``p = clip(y_pred, eps, 1 - eps)``, reduced
-    by PyTorch (``F.binary_cross_entropy``'s argument order)."""
-    return F.binary_cross_entropy(y_pred.clamp(EPSILON, 1.0 - EPSILON), y_true, reduction=reduction)
+    as asked (``F.binary_cross_entropy``'s argument order).
+
+    Written out, not ``F.binary_cross_entropy``: that kernel refuses a NaN prediction (an
+    error on the CPU, a device-side assert that ends the process on CUDA), where Keras gives
+    a NaN loss — which is what a diverging run must show (TerminateOnNaN reads it)."""
+    p = y_pred.clamp(EPSILON, 1.0 - EPSILON)
+    values = -(y_true * p.log() + (1.0 - y_true) * (1.0 - p).log())
+    if reduction == "mean":
+        return values.mean()
+    return values.sum() if reduction == "sum" else values
 
 
 def elementwise_binary_crossentropy(y_true, y_pred, from_logits):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from danlu._validation import check_number
+
 import torch
 import torch.nn.functional as F
 
@@ -49,6 +51,8 @@ class Circle(LossFunctionWrapper):
         self, gamma=80.0, margin=0.4, remove_diagonal=True,
         reduction="sum_over_batch_size", name="circle", dtype=None,
     ):
+        check_number("gamma", gamma)
+        check_number("margin", margin)
         super().__init__(
             circle, reduction=reduction, name=name, dtype=dtype,
             gamma=gamma, margin=margin, remove_diagonal=remove_diagonal,

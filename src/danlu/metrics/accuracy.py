@@ -7,6 +7,7 @@ functions return float32, as Keras' (floatx), and the metric's ``dtype`` is that
 
 from __future__ import annotations
 
+from danlu._validation import check_number
 from danlu._tensors import as_tensor
 from danlu.losses.base import squeeze_or_expand_to_same_rank
 from danlu.metrics.base import MeanMetricWrapper
@@ -111,6 +112,7 @@ class BinaryAccuracy(MeanMetricWrapper):
     _direction = "up"
 
     def __init__(self, name="binary_accuracy", dtype=None, threshold=0.5):
+        check_number("threshold", threshold)
         super().__init__(binary_accuracy, name=name, dtype=dtype, threshold=threshold)
         self.threshold = threshold
 

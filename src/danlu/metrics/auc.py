@@ -64,7 +64,7 @@ class AUC(ThresholdedMetric):
             self.num_thresholds = len(inner) + 2
             evenly = _thresholded.evenly_distributed(np.array([0.0, *inner, 1.0]))
         else:
-            if num_thresholds <= 1:
+            if isinstance(num_thresholds, bool) or not isinstance(num_thresholds, (int, np.integer)) or num_thresholds <= 1:
                 raise ValueError(
                     f"Argument `num_thresholds` must be an integer > 1; received num_thresholds={num_thresholds!r}."
                 )

@@ -53,7 +53,7 @@ class FBetaScore(Metric):
                 f"Received: average={average!r}"
             )
         beta = _real("beta", beta)
-        if beta <= 0.0:
+        if not beta > 0.0:  # NaN too
             raise ValueError(f"Invalid `beta` argument value. It should be > 0. Received: beta={beta}")
         if threshold is not None:
             threshold = _real("threshold", threshold)

@@ -25,6 +25,8 @@ import warnings
 
 import torch
 
+from danlu._validation import check_number, check_positive_int
+
 from danlu._tensors import as_tensor
 from danlu.metrics.metric import Metric
 
@@ -39,6 +41,7 @@ class _IoUBase(Metric):
     def __init__(self, num_classes, name=None, dtype=None, ignore_class=None, sparse_y_true=True, sparse_y_pred=True,
                  axis=-1):
         super().__init__(name=name, dtype=dtype or "int32")
+        check_positive_int("num_classes", num_classes)
         self.num_classes, self.ignore_class = int(num_classes), ignore_class
         self.sparse_y_true, self.sparse_y_pred, self.axis = sparse_y_true, sparse_y_pred, axis
         self.total_cm = self.add_variable(
@@ -125,6 +128,7 @@ class BinaryIoU(IoU):
     ("binary_io_u")."""
 
     def __init__(self, target_class_ids=(0, 1), threshold=0.5, name=None, dtype=None):
+        check_number("threshold", threshold)
         super().__init__(num_classes=2, target_class_ids=target_class_ids, name=name, dtype=dtype)
         self.threshold = threshold
 
@@ -144,6 +148,7 @@ class MeanIoU(IoU):
 
     def __init__(self, num_classes, name=None, dtype=None, ignore_class=None, sparse_y_true=True, sparse_y_pred=True,
                  axis=-1):
+        check_positive_int("num_classes", num_classes)
         super().__init__(num_classes, list(range(int(num_classes))), name=name, dtype=dtype, ignore_class=ignore_class,
                          sparse_y_true=sparse_y_true, sparse_y_pred=sparse_y_pred, axis=axis)
 

@@ -75,6 +75,24 @@ class _Initial:
                 variable.copy_(self.value(variable.device))
 
 
+def _reporting_shapes(update):
+    import functools
+
+    @functools.wraps(update)
+    def update_state(self, *args, **kwargs):
+        try:
+            return update(self, *args, **kwargs)
+        except (RuntimeError, IndexError) as error:
+            shapes = [tuple(np.shape(a)) if not isinstance(a, torch.Tensor) else tuple(a.shape) for a in args]
+            raise ValueError(
+                f"{type(self).__name__} ({self.name!r}) cannot update on inputs of shapes {shapes}"
+                f"{' and ' + str({k: tuple(np.shape(v)) for k, v in kwargs.items() if v is not None}) if kwargs else ''}: {error}"
+            ) from None
+
+    update_state._reports_shapes = True
+    return update_state
+
+
 class Metric:
     """Base class: ``update_state(...)`` accumulates, ``result()`` reads, ``reset_state()``
     clears; calling the metric updates and returns the result (Keras 3's ``keras.Metric``).
@@ -112,6 +130,14 @@ class Metric:
     """
 
     _direction = "down"
+
+    def __init_subclass__(cls, **kwargs):
+        """Every ``update_state`` reports data of shapes it cannot combine as a ValueError
+        naming the metric and the shapes (not torch's internal error)."""
+        super().__init_subclass__(**kwargs)
+        update = cls.__dict__.get("update_state")
+        if update is not None and not getattr(update, "_reports_shapes", False):
+            cls.update_state = _reporting_shapes(update)
 
     def __init__(self, name=None, dtype=None):
         self._dtype = metric_dtype(dtype)

@@ -37,6 +37,9 @@ class Muon(Optimizer):
         muon_b=-4.775, muon_c=2.0315, adam_lr_ratio=1, momentum=0.95, ns_steps=5, nesterov=True,
         rms_rate=0.2, **kwargs,
     ):
+        for argument, value in (("muon_a", muon_a), ("muon_b", muon_b), ("muon_c", muon_c)):
+            check_number(argument, value)
+        check_number("rms_rate", rms_rate, low=0, allow_none=True)
         adam_defaults(adam_beta_1, adam_beta_2, epsilon)
         check_number("momentum", momentum, low=0, high=1)
         check_number("adam_weight_decay", adam_weight_decay, low=0, allow_none=True)

@@ -184,6 +184,7 @@ class PolynomialDecay(LearningRateSchedule):
         check_number("initial_learning_rate", initial_learning_rate)
         check_number("decay_steps", decay_steps, low=0, low_open=True)
         check_number("end_learning_rate", end_learning_rate)
+        check_number("power", power)
         self.initial_learning_rate = initial_learning_rate
         self.decay_steps = decay_steps
         self.end_learning_rate = end_learning_rate
@@ -235,6 +236,8 @@ class CosineDecay(LearningRateSchedule):
         check_number("decay_steps", decay_steps, low=0, low_open=True)
         if isinstance(warmup_steps, bool) or not isinstance(warmup_steps, (int, float)) or warmup_steps < 0:
             raise ValueError(f"warmup_steps must be >= 0; received warmup_steps={warmup_steps!r}.")
+        check_number("alpha", alpha)
+        check_number("warmup_target", warmup_target, allow_none=True)
         self.initial_learning_rate = initial_learning_rate
         self.decay_steps = decay_steps
         self.alpha = alpha
@@ -273,6 +276,8 @@ class CosineDecayRestarts(LearningRateSchedule):
         check_number("initial_learning_rate", initial_learning_rate)
         check_number("first_decay_steps", first_decay_steps, low=0, low_open=True)
         check_number("t_mul", t_mul, low=0, low_open=True)
+        check_number("m_mul", m_mul)
+        check_number("alpha", alpha)
         self.initial_learning_rate = initial_learning_rate
         self.first_decay_steps = first_decay_steps
         self.t_mul = t_mul

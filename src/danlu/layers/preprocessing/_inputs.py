@@ -93,3 +93,13 @@ def adapt_batches(data, steps=None):
             yield first_of_batch(batch)
 
     return batches(), False
+
+
+def check_encoding(encoding):
+    """Raise ``ValueError`` naming ``encoding`` unless Python knows the codec."""
+    import codecs
+
+    try:
+        codecs.lookup(encoding)
+    except (LookupError, TypeError):
+        raise ValueError(f"Unknown encoding={encoding!r}: give a codec name Python knows, such as 'utf-8'.") from None

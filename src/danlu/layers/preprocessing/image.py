@@ -70,6 +70,8 @@ class Resizing(PreprocessingLayer):
                  fill_mode="constant", fill_value=0.0, antialias=False, data_format=None, **kwargs):
         check_positive_int("height", height)
         check_positive_int("width", width)
+        if isinstance(fill_value, bool) or not isinstance(fill_value, (int, float)):
+            raise TypeError(f"fill_value must be a number; received fill_value={fill_value!r}.")
         if interpolation in ops.UNSUPPORTED_INTERPOLATIONS:
             raise ValueError(f"interpolation={interpolation!r} is not available with PyTorch (nor in Keras' torch backend); "
                              f"use one of {', '.join(ops.RESIZE_INTERPOLATIONS)}.")

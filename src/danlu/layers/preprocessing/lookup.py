@@ -11,7 +11,7 @@ import torch
 
 from danlu.layers.input_layer import STRING
 from danlu.layers.preprocessing._index_lookup import IndexLookup
-from danlu.layers.preprocessing._inputs import numeric_tensor, string_array
+from danlu.layers.preprocessing._inputs import check_encoding, numeric_tensor, string_array
 from danlu.layers.preprocessing.hashing import hash_buckets
 
 
@@ -45,7 +45,7 @@ class StringLookup(IndexLookup):
     def __init__(self, max_tokens=None, num_oov_indices=1, mask_token=None, oov_token="[UNK]", vocabulary=None,
                  idf_weights=None, invert=False, output_mode="int", pad_to_max_tokens=False, sparse=False, encoding="utf-8",
                  name=None, salt=None, **kwargs):
-        "".encode(encoding)  # an unknown encoding raises LookupError here, not on the first bytes input
+        check_encoding(encoding)
         self.encoding = encoding
         super().__init__(max_tokens=max_tokens, num_oov_indices=num_oov_indices, mask_token=mask_token, oov_token=oov_token,
                          vocabulary=vocabulary, idf_weights=idf_weights, invert=invert, output_mode=output_mode,

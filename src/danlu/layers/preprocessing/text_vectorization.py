@@ -10,7 +10,7 @@ import torch
 from danlu._identifiers import unknown_identifier_error
 from danlu._validation import check_int
 from danlu.layers.preprocessing._base import PreprocessingLayer
-from danlu.layers.preprocessing._inputs import adapt_batches, string_array
+from danlu.layers.preprocessing._inputs import check_encoding, adapt_batches, string_array
 from danlu.layers.preprocessing.lookup import StringLookup
 
 STANDARDIZE = ("lower_and_strip_punctuation", "lower", "strip_punctuation")
@@ -77,6 +77,7 @@ class TextVectorization(PreprocessingLayer):
         if sparse or ragged:
             raise ValueError("sparse=True and ragged=True are not supported: danlu returns dense torch tensors.")
         self.max_tokens, self.standardize, self.split, self.ngrams = max_tokens, standardize, split, ngrams
+        check_encoding(encoding)
         self.output_mode, self.output_sequence_length, self.encoding = output_mode, output_sequence_length, encoding
         self._widths = tuple(range(1, ngrams + 1)) if isinstance(ngrams, int) else ngrams
         super().__init__(name=name, **kwargs)
