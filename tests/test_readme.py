@@ -83,3 +83,11 @@ def test_callbacks_section_runs(tmp_path, monkeypatch):
     lines = output.getvalue().splitlines()
     assert lines[0] == "['best.danlu', 'logs', 'training.csv']" and lines[1] == "True"
     assert lines[2].startswith("reached 90% accuracy at epoch ") and lines[3] == "True"
+
+
+def test_functional_api_section_prints_exactly_what_its_comments_say():
+    text = section("The functional API and Keras' layers")
+    _, printed = run_blocks(text)
+    expected = [c.strip() for c in re.findall(r"^print\(.*\)\s+# (.*)$", text, flags=re.M)]
+    assert len(expected) >= 8
+    assert printed.splitlines() == expected
