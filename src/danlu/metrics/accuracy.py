@@ -52,6 +52,8 @@ def sparse_categorical_accuracy(y_true, y_pred):
     """1 where ``argmax(y_pred) == y_true`` (integer labels)."""
     y_pred = _pred(y_pred)
     y_true = as_tensor(y_true, device=y_pred.device)
+    if y_true.ndim == y_pred.ndim - 1 and not y_true.is_floating_point():
+        return (y_pred.argmax(dim=-1) == y_true).float()  # the common case: integer labels (batch, ...)
     y_true = y_true.to(y_pred.dtype)
     return _sparse_matches(y_true, y_pred.argmax(dim=-1))
 

@@ -77,19 +77,20 @@ class Mean(Metric):
     def update_state(self, values, sample_weight=None):
         values = as_tensor(values).detach()
         self._to_device(values.device)
-        if sample_weight is None and values.ndim == 0:  # the fast path: a scalar, e.g. a loss
-            self.total += values.to(self._dtype)
-            self.count += 1
+        total, count = self.__dict__["total"], self.__dict__["count"]  # in place: the variables stay
+        if sample_weight is None and values.ndim <= 1:  # the fast path: a scalar or one value per sample
+            total.add_(values.sum().to(total.dtype) if values.ndim else values.to(total.dtype))
+            count.add_(values.shape[0] if values.ndim else 1)
             return
         values, sample_weight = reduce_to_samplewise_values(values, sample_weight, torch.mean, self._dtype)
-        self.total += values.sum()
-        if sample_weight is not None:
-            self.count += sample_weight.sum()
-        else:
-            self.count += values.shape[0] if values.ndim else 1
+        total.add_(values.sum())
+        count.add_(sample_weight.sum() if sample_weight is not None else (values.shape[0] if values.ndim else 1))
 
     def result(self):
         return divide_no_nan(self.total.detach(), self.count.detach())
+
+
+_MEAN_UPDATE = getattr(Mean.update_state, "__wrapped__", Mean.update_state)
 
 
 class MeanMetricWrapper(Mean):
@@ -107,9 +108,12 @@ class MeanMetricWrapper(Mean):
         self.fn_kwargs = kwargs
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        with torch.no_grad():
+        if isinstance(y_pred, torch.Tensor) and y_pred.requires_grad:
+            with torch.no_grad():
+                values = self.fn(y_true, y_pred, **self.fn_kwargs)
+        else:  # the trainer passes detached predictions: no autograd context to enter per step
             values = self.fn(y_true, y_pred, **self.fn_kwargs)
-        super().update_state(values, sample_weight)
+        _MEAN_UPDATE(self, values, sample_weight)  # shapes are reported once, by this method
 
     def get_config(self):
         config = super().get_config()
