@@ -20,6 +20,11 @@ class Callback:
     ``{"outputs": ...}``. tf.keras 2's ``on_batch_begin`` / ``on_batch_end`` are the
     training-batch hooks.
 
+    A callback with state that a resumed run needs (counters, a best value) exposes it with
+    ``get_state() -> dict`` and ``set_state(state)``; `BackupAndRestore` saves the states of
+    every callback of the run (numbers, strings, lists, dicts and tensors) and restores them
+    after ``on_train_begin``. The built-in callbacks all do.
+
     A complete callback::
 
         class StopAtLoss(Callback):
@@ -38,6 +43,13 @@ class Callback:
 
     def set_model(self, model):
         self.model = model
+
+    def get_state(self):
+        """The state a resumed run needs (None: this callback has none)."""
+        return None
+
+    def set_state(self, state):
+        """Restore what `get_state` returned."""
 
     def set_params(self, params):
         self.params = params

@@ -53,6 +53,14 @@ class EarlyStopping(MonitorCallback):
             self.stopped_epoch = epoch
             self.model.stop_training = True
 
+    def get_state(self):
+        return {"wait": self.wait, "stopped_epoch": self.stopped_epoch, "best": self.best, "best_epoch": self.best_epoch,
+                "best_weights": self.best_weights, "lower_is_better": self.lower_is_better}
+
+    def set_state(self, state):
+        for name, value in state.items():
+            setattr(self, name, value)
+
     def on_train_end(self, logs=None):
         if self.stopped_epoch > 0 and self.verbose > 0:
             print(f"Epoch {self.stopped_epoch + 1}: early stopping")

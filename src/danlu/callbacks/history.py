@@ -25,6 +25,14 @@ class History(Callback):
         if self.model is not None:
             self.model.history = self
 
+    def get_state(self):
+        return {"epoch": list(self.epoch), "history": {k: list(v) for k, v in self.history.items()}}
+
+    def set_state(self, state):
+        self.epoch, self.history = list(state["epoch"]), {k: list(v) for k, v in state["history"].items()}
+        if self.model is not None:
+            self.model.history = self
+
     def plot(self, path=None):
         """Draw loss and each metric, training against validation, one panel each; save to
         ``path`` when given. Returns the matplotlib figure."""

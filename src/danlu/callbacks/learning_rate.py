@@ -36,6 +36,14 @@ class ReduceLROnPlateau(MonitorCallback):
     def on_train_begin(self, logs=None):
         self.best, self.cooldown_counter, self.wait = None, 0, 0
 
+    def get_state(self):
+        return {"best": self.best, "wait": self.wait, "cooldown_counter": self.cooldown_counter,
+                "lower_is_better": self.lower_is_better}
+
+    def set_state(self, state):
+        self.best, self.wait = state["best"], state["wait"]
+        self.cooldown_counter, self.lower_is_better = state["cooldown_counter"], state["lower_is_better"]
+
     def on_epoch_end(self, epoch, logs=None):
         logs = logs if logs is not None else {}
         optimizer = self.model.trainer.optimizer
