@@ -123,3 +123,14 @@ def test_weight_decay_exclusion_by_keras_names_of_danlu_weights():
     opt.step()
     assert torch.equal(dense.bias, torch.ones(2))  # excluded by its Keras name
     torch.testing.assert_close(dense.weight, before * (1 - 0.5 * 0.1))
+
+
+def test_a_fixed_rate_set_over_a_schedule_survives_state_dict():
+    w, opt = bound(optimizers.Adam, learning_rate=schedules.ExponentialDecay(0.1, 10, 0.5))
+    opt.learning_rate = 0.003  # what ReduceLROnPlateau / LearningRateScheduler do
+    state = copy.deepcopy(opt.state_dict())
+    w2, fresh = bound(optimizers.Adam, learning_rate=schedules.ExponentialDecay(0.1, 10, 0.5))
+    fresh.load_state_dict(state)
+    assert float(fresh.learning_rate) == pytest.approx(0.003)
+    fresh.apply([torch.ones(2)])
+    assert float(fresh.learning_rate) == pytest.approx(0.003)

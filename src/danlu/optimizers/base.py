@@ -703,8 +703,12 @@ class Optimizer(torch.optim.Optimizer):
         return dict(self.__dict__)
 
     def state_dict(self):
+        """torch's state dict plus danlu's counters under ``"danlu"``: the raw iteration
+        count, optimizer-wide variables, and whether the rate is a schedule (a fixed rate set
+        during training — ReduceLROnPlateau, LearningRateScheduler — replaces a schedule, and
+        a resumed run must know)."""
         state = super().state_dict()
-        state["danlu"] = {"iterations": self._iterations, **self.extra_variables()}
+        state["danlu"] = {"iterations": self._iterations, "scheduled": self._schedule is not None, **self.extra_variables()}
         return state
 
     def load_state_dict(self, state_dict):
@@ -714,6 +718,10 @@ class Optimizer(torch.optim.Optimizer):
             raise ValueError(f"{type(self).__name__}.load_state_dict() needs a bound optimizer: build(params) first.")
         super().load_state_dict(state_dict)
         self._iterations = int(extra.pop("iterations", 0))
+        if not extra.pop("scheduled", self._schedule is not None) and self._schedule is not None:
+            self._schedule = None  # the saved run had replaced its schedule by a fixed rate
+            if self.param_groups:
+                self.defaults["lr"] = self.param_groups[0]["lr"]
         self.set_extra_variables(extra)
 
     # --- Configuration --------------------------------------------------------------------
