@@ -20,7 +20,9 @@ class BackupAndRestore(Callback):
     the position in the epochs and the shuffling order, the random generators) in one danlu
     file, replaced atomically, so a kill at any instant leaves either the previous backup or
     the new one. ``delete_checkpoint=True`` removes it when training completes. (Running
-    means of the metrics over a partly done epoch restart at the backup.)
+    means of the metrics over a partly done epoch restart at the backup.) With several
+    processes (`danlu.distribute`), every process gathers the state, rank 0 writes the file,
+    and every process restores from it (the folder must be shared by the machines).
     """
 
     def __init__(self, backup_dir, save_freq="epoch", delete_checkpoint=True):
@@ -53,12 +55,20 @@ class BackupAndRestore(Callback):
         self._completed = epoch + 1 >= self.params.get("epochs", 0)
 
     def on_train_end(self, logs=None):
-        if self.delete_checkpoint and (self._completed or self.model.stop_training) and os.path.exists(self.path):
+        strategy = self.model.trainer.strategy
+        strategy.barrier()  # every process has restored and finished before the file goes
+        finished = self.delete_checkpoint and (self._completed or self.model.stop_training)
+        if finished and strategy.is_chief and os.path.exists(self.path):
             os.remove(self.path)
+        strategy.barrier()
 
     def _backup(self):
-        structure, tensors = packing.pack(self.model.trainer.state_dict(), "run")
-        files.write(self.path, tensors, {"run": structure}, files.BACKUP)
+        strategy = self.model.trainer.strategy
+        state = self.model.trainer.state_dict()  # under sharding, every process takes part
+        if strategy.is_chief:  # rank-0 writing, then a barrier: no process reads a partial file
+            structure, tensors = packing.pack(state, "run")
+            files.write(self.path, tensors, {"run": structure}, files.BACKUP)
+        strategy.barrier()
 
     def _restore(self):
         description, tensors = files.read(self.path, files.BACKUP)

@@ -95,18 +95,21 @@ class ModelCheckpoint(MonitorCallback):
 
     def _save(self, epoch, batch, logs):
         path = self._path(epoch, batch, logs)
+        # rank-0 printing (distributed runs); model.save / save_weights write on rank 0 and wait
+        strategy = getattr(getattr(self.model, "trainer", None), "strategy", None)
+        verbose = self.verbose if strategy is None or strategy.is_chief else 0
         if self.save_best_only and self._monitored_or_warn(logs) is not None:
             current = self.monitored_value(logs)
             if not self.is_improvement(current, self.best):
-                if self.verbose > 0:
+                if verbose > 0:
                     best = "None" if self.best is None else f"{self.best:.5f}"
                     print(f"\nEpoch {epoch + 1}: {self.monitor} did not improve from {best}")
                 return
-            if self.verbose > 0:
+            if verbose > 0:
                 previous = "None" if self.best is None else f"{self.best:.5f}"
                 print(f"\nEpoch {epoch + 1}: {self.monitor} improved from {previous} to {current:.5f}, saving model to {path}")
             self.best = current
-        elif self.verbose > 0:
+        elif verbose > 0:
             print(f"\nEpoch {epoch + 1}: saving model to {path}")
         folder = os.path.dirname(os.path.abspath(path))
         os.makedirs(folder, exist_ok=True)
@@ -114,3 +117,11 @@ class ModelCheckpoint(MonitorCallback):
             self.model.save_weights(path)
         else:
             self.model.save(path)
+
+    def get_state(self):
+        return {"best": self.best, "batches_since_save": self._batches_since_save, "epoch": self._epoch,
+                "lower_is_better": self.lower_is_better}
+
+    def set_state(self, state):
+        self.best, self._batches_since_save = state["best"], state["batches_since_save"]
+        self._epoch, self.lower_is_better = state["epoch"], state["lower_is_better"]

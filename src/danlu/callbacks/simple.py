@@ -33,7 +33,8 @@ class TerminateOnNaN(Callback):
 class CSVLogger(Callback):
     """Write each epoch's logs as a CSV row (``epoch`` first, then the log names sorted; the
     validation columns are announced even before the first validation, as Keras does).
-    ``append=True`` continues an existing file without repeating its header."""
+    ``append=True`` continues an existing file without repeating its header. With several
+    processes (`danlu.distribute`), rank 0 writes the (global) logs."""
 
     def __init__(self, filename, separator=",", append=False):
         super().__init__()
@@ -41,6 +42,9 @@ class CSVLogger(Callback):
         self._file = self._writer = self.keys = None
 
     def on_train_begin(self, logs=None):
+        self._file = self._writer = self.keys = None
+        if not _is_chief(self.model):  # rank-0 writing (distributed runs)
+            return
         folder = os.path.dirname(os.path.abspath(self.filename))
         if not os.path.isdir(folder):
             raise FileNotFoundError(f"CSVLogger cannot write {self.filename!r}: the folder {folder!r} does not exist.")
@@ -50,6 +54,8 @@ class CSVLogger(Callback):
         self._writer = self.keys = None
 
     def on_epoch_end(self, epoch, logs=None):
+        if self._file is None:  # not rank 0
+            return
         logs = logs or {}
         if self.keys is None:
             self.keys = sorted(logs)
@@ -66,6 +72,16 @@ class CSVLogger(Callback):
         if self._file is not None and not self._file.closed:
             self._file.close()
         self._writer = None
+
+
+def _strategy(model):
+    """The run's strategy (several processes: rank 0 writes), or None for a model without one."""
+    return getattr(getattr(model, "trainer", None), "strategy", None)
+
+
+def _is_chief(model) -> bool:
+    strategy = _strategy(model)
+    return strategy is None or strategy.is_chief
 
 
 class SwapEMAWeights(Callback):
@@ -88,6 +104,12 @@ class SwapEMAWeights(Callback):
     def _swap(self):
         self._optimizer().swap_ema_weights()
         self._swapped = not self._swapped
+
+    def get_state(self):
+        return {"swapped": self._swapped}
+
+    def set_state(self, state):
+        self._swapped = bool(state["swapped"])
 
     def on_train_begin(self, logs=None):
         self._optimizer()

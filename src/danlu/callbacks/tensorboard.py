@@ -19,7 +19,8 @@ class TensorBoard(Callback):
     every N epochs; ``write_graph=True`` records the model's graph from its first input
     (skipped with a warning when the model cannot be traced). ``profile_batch`` is accepted
     and ignored (use ``torch.profiler``). Defaults as Keras: ``log_dir="logs"``,
-    ``histogram_freq=0``, ``write_graph=True``, ``update_freq="epoch"``.
+    ``histogram_freq=0``, ``write_graph=True``, ``update_freq="epoch"``. With several processes
+    (`danlu.distribute`), rank 0 writes the (global) epoch logs.
     """
 
     def __init__(self, log_dir="logs", histogram_freq=0, write_graph=True, write_images=False, update_freq="epoch",
@@ -45,6 +46,10 @@ class TensorBoard(Callback):
 
     def on_train_begin(self, logs=None):
         self._global_step = 0
+        strategy = getattr(getattr(self.model, "trainer", None), "strategy", None)
+        self._chief = strategy is None or strategy.is_chief  # rank-0 writing (distributed runs)
+        if not self._chief:
+            return
         writer = self._writer("train")
         example = self.model.example_input
         if self.write_graph and example is not None:
@@ -55,14 +60,24 @@ class TensorBoard(Callback):
             except Exception as error:  # noqa: BLE001 - a graph that cannot be traced is not fatal
                 warnings.warn(f"TensorBoard could not record the model graph ({type(error).__name__}: {error}).", stacklevel=2)
 
+    def get_state(self):
+        return {"global_step": self._global_step}
+
+    def set_state(self, state):
+        self._global_step = int(state["global_step"])
+
     def on_train_batch_end(self, batch, logs=None):
         self._global_step += 1
+        if not getattr(self, "_chief", True):
+            return
         if self.update_freq != "epoch" and self._global_step % self.update_freq == 0:
             writer = self._writer("train")
             for name, value in (logs or {}).items():
                 writer.add_scalar(f"batch_{name}", float(value), self._global_step)
 
     def on_epoch_end(self, epoch, logs=None):
+        if not getattr(self, "_chief", True):
+            return
         logs = logs or {}
         train, validation = self._writer("train"), None
         for name, value in logs.items():

@@ -304,7 +304,16 @@ class Layer(torch.nn.Module):
                     mask = _mask_of(args[0])
                 if cls._call_takes_mask:
                     kwargs["mask"] = mask
-            outputs = super().__call__(*args, **kwargs)
+            # --- dtype policy (mixed precision): a float32 call outside a mixed region pays two checks ---
+            if self.dtype_policy.changes_computation or mixed_precision.REGION.dtype is not None or (
+                cls.input_dtype_kind == "float" and mixed_precision.half_inputs(args)
+            ):
+                context, cast_args = mixed_precision.layer_call(self.dtype_policy, args)
+                with context:
+                    outputs = super().__call__(*cast_args, **kwargs)
+            else:
+                outputs = super().__call__(*args, **kwargs)
+            # --- end of the dtype policy part ---
             if self.supports_masking or cls._computes_masks:
                 _attach_mask(outputs, self.compute_mask(args[0] if args else None, mask))
             return outputs

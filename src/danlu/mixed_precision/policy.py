@@ -4,7 +4,10 @@ layer's weights and the dtype it computes in.
 ``"float32"`` (default), ``"float64"``, ``"bfloat16"``, ``"float16"``: both dtypes the same;
 ``"mixed_bfloat16"``, ``"mixed_float16"``: float32 weights, 16-bit computation (layers run
 under ``torch.autocast`` in the compute dtype; losses and metrics are computed in float32).
-``set_global_policy`` sets the policy of layers created afterwards.
+``set_global_policy`` sets the policy of layers created afterwards; a layer's ``dtype=``
+takes a policy, a policy name or a dtype name (unknown names raise ``ValueError`` with the
+closest valid one). ``"mixed_float16"`` also makes ``compile`` wrap the optimizer in a
+`danlu.optimizers.LossScaleOptimizer` (dynamic loss scaling), as Keras does.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from danlu._dtypes import dtype_name, standardize_dtype
 from danlu._identifiers import closest_name_hint
 
 MIXED = {"mixed_float16": torch.float16, "mixed_bfloat16": torch.bfloat16}
+
 PLAIN = ("float16", "bfloat16", "float32", "float64")
 
 
@@ -40,6 +44,9 @@ class Policy:
             self.name = dtype_name(dtype)
             self.torch_variable_dtype = self.torch_compute_dtype = dtype
         self.is_mixed = self.torch_variable_dtype != self.torch_compute_dtype
+        #: Whether a layer call under this policy differs from a plain float32 call (a mixed
+        #: policy, or a compute dtype other than float32): layers check it once per call.
+        self.changes_computation = self.is_mixed or self.torch_compute_dtype != torch.float32
 
     @property
     def compute_dtype(self) -> str:

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import torch
 
+from danlu.distribute import scope as distribute_scope
 from danlu.layers import symbolic
 from danlu.layers.base import Layer
 from danlu.saving import serialization
 from danlu.saving import weights as weights_io
 from danlu.trainer import loop
 from danlu.trainer.data import InputSpec, adapt, class_weights_to_sample_weights, flatten, map_structure, num_samples, to_tensor, unpack
+from danlu.trainer.strategy import SingleProcess
 from danlu.trainer.trainer import Trainer
 
 
@@ -133,11 +135,16 @@ class Model(Layer):
         config; ``loss``: a name, a loss, a function, or a list / dict per output;
         ``metrics``: names ("acc" resolves by the labels' shape), metrics or functions.
         ``run_eagerly`` is accepted for compatibility (PyTorch always runs eagerly);
-        ``jit_compile=True`` compiles the forward pass with ``torch.compile``; ``device``:
+        ``jit_compile=True`` compiles the train step with ``torch.compile`` (see
+        `danlu.trainer.compiled`; ``"auto"``: on CUDA for large models); ``device``:
         where to train (default: the ``DANLU_DEVICE`` environment variable if set, else
-        where the weights are, else CUDA, MPS, CPU)."""
+        where the weights are, else CUDA, MPS, CPU). Inside a `danlu.distribute` strategy's
+        scope the model trains with that strategy (it must have been created there)."""
+        # --- strategy plumbing: the strategy whose scope is open (or the model was made in) ---
+        strategy = distribute_scope.strategy_for_compile(self)
         self._trainer = Trainer(
-            self, optimizer, loss, loss_weights, metrics, weighted_metrics, steps_per_execution, jit_compile, device
+            self, optimizer, loss, loss_weights, metrics, weighted_metrics, steps_per_execution, jit_compile, device,
+            strategy=strategy,
         )
         self.run_eagerly = run_eagerly
         self._layer_cache = None
@@ -229,7 +236,8 @@ class Model(Layer):
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """The model's outputs as numpy arrays, concatenated over batches (no compile needed)."""
-        return loop.predict(self._trainer or Trainer.for_inference(self), x, batch_size, verbose, steps, callbacks)
+        trainer = self._trainer or Trainer.for_inference(self, strategy=distribute_scope.strategy_of(self))
+        return loop.predict(trainer, x, batch_size, verbose, steps, callbacks)
 
     # --- Steps ---------------------------------------------------------------------------------
 
@@ -352,15 +360,22 @@ class Model(Layer):
     def save_weights(self, filepath):
         """Write the weights (parameters and buffers) to ``filepath``, atomically, in danlu's
         safetensors-based format whatever the suffix (``.weights.h5`` from a Keras program
-        works too)."""
+        works too). Under a `danlu.distribute` strategy every process calls it, rank 0 writes
+        the full weights and every process returns once the file is complete."""
         self._require_built("save_weights")
-        weights_io.save_weights(self.state_dict(), filepath)
+        self._strategy().write_weights(self, filepath, weights_io.save_weights)
 
     def load_weights(self, filepath):
         """Load weights saved by `save_weights`; names and shapes are checked first and a
         mismatch changes nothing."""
         self._require_built("load_weights")
-        self.load_state_dict(weights_io.load_weights(filepath, self.state_dict()))
+        self._strategy().read_weights(self, filepath, weights_io.load_weights)
+
+    def _strategy(self):
+        """The run's strategy (`danlu.trainer.strategy.SingleProcess` for one process)."""
+        if self._trainer is not None:
+            return self._trainer.strategy
+        return distribute_scope.strategy_of(self) or SingleProcess()
 
     def save(self, filepath):
         """Write the architecture, weights, optimizer state and compile settings to one file

@@ -28,7 +28,8 @@ def save_model(model, path) -> None:
         )
     config = serialization.serialize(model, "the model")
     example = model.example_input
-    tensors = {f"model/{k}": v for k, v in model.state_dict().items()}
+    strategy = model._strategy()  # several processes: every one gathers, rank 0 writes
+    tensors = {f"model/{k}": v for k, v in strategy.model_state_dict(model).items()}
     compile_config, optimizer_state = None, None
     trainer = model.trainer
     if trainer is not None:
@@ -37,7 +38,7 @@ def save_model(model, path) -> None:
         except ValueError as error:
             warnings.warn(f"The compile configuration is not saved ({error}); load_model returns an uncompiled model.", stacklevel=3)
         if compile_config is not None and trainer.optimizer is not None and trainer.optimizer.built:
-            optimizer_state, optimizer_tensors = packing.pack(trainer.optimizer.state_dict(), "optimizer")
+            optimizer_state, optimizer_tensors = packing.pack(strategy.optimizer_state_dict(trainer.optimizer), "optimizer")
             tensors.update(optimizer_tensors)
     description = {
         "model": config,
@@ -47,7 +48,9 @@ def save_model(model, path) -> None:
         "compile": compile_config,
         "optimizer_state": optimizer_state,
     }
-    files.write(path, tensors, description, files.MODEL)
+    if strategy.is_chief:
+        files.write(path, tensors, description, files.MODEL)
+    strategy.barrier()
 
 
 def load_model(path, custom_objects=None, compile=True):
@@ -72,6 +75,7 @@ def load_model(path, custom_objects=None, compile=True):
         model.compile_from_config(compile_config, custom_objects)
         state = description.get("optimizer_state")
         if state is not None:
-            model.trainer.bind_optimizer()
-            model.trainer.optimizer.load_state_dict(packing.unpack(state, tensors))
+            trainer = model.trainer
+            trainer.bind_optimizer()
+            trainer.strategy.load_optimizer_state_dict(trainer.optimizer, packing.unpack(state, tensors))
     return model

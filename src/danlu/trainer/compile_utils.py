@@ -8,6 +8,29 @@ from danlu import losses as losses_module
 from danlu import metrics as metrics_module
 from danlu.metrics.base import Mean
 
+#: Mixed precision: losses and metrics are computed in float32 (Keras casts ``y_pred``).
+HALF = (torch.float16, torch.bfloat16)
+
+
+def float32_outputs(y_pred):
+    """``y_pred`` with its float16 / bfloat16 tensors cast to float32 (a mixed-precision model's
+    outputs); anything else as it is."""
+    if isinstance(y_pred, torch.Tensor):
+        return y_pred.float() if y_pred.dtype in HALF else y_pred
+    if isinstance(y_pred, dict):
+        return {k: float32_outputs(v) for k, v in y_pred.items()}
+    if isinstance(y_pred, (list, tuple)):
+        return type(y_pred)(float32_outputs(v) for v in y_pred)
+    return y_pred
+
+
+def empty_batch_loss(y_pred):
+    """The objective of a batch without samples (a process' empty piece of a short last batch
+    under data parallelism): zero, connected to the outputs so that its backward pass (zero
+    gradients) still takes part in the gradient all-reduce."""
+    leaves = [t for t in _leaves(y_pred) if isinstance(t, torch.Tensor) and t.is_floating_point()]
+    return sum((t.sum() for t in leaves[1:]), leaves[0].sum()) * 0.0 if leaves else torch.zeros(())
+
 
 def output_names(y_pred, model_names=None) -> list[str]:
     """Each output's name: a dict's keys; else the model's ``output_names`` (the layers that
@@ -85,9 +108,17 @@ class CompiledLoss:
     def metrics(self):
         return list(self.trackers)
 
+    @property
+    def sum_reduced(self) -> bool:
+        """Whether every loss sums over the batch (``reduction="sum"``) instead of averaging."""
+        return bool(self.losses) and all(getattr(loss, "reduction", None) == "sum" for loss in self.losses if loss is not None)
+
     def __call__(self, y_true, y_pred, sample_weight=None):
         if self.losses is None:
             self.build(y_pred)
+        y_pred = float32_outputs(y_pred)
+        if _leading(y_pred) == 0:
+            return empty_batch_loss(y_pred)
         if len(self.losses) == 1:
             value = self.losses[0](y_true, y_pred, sample_weight)
             return value if self.weights[0] == 1.0 else self.weights[0] * value
@@ -167,6 +198,7 @@ class CompiledMetrics:
             self.build(y_true, y_pred)
         if not self.entries:
             return
+        y_pred = float32_outputs(y_pred)
         if len(self.names) == 1:
             targets, predictions = [y_true], [y_pred]
         else:

@@ -3,6 +3,12 @@
 The per-step work is the model's ``train_step`` / ``test_step`` / ``predict_step``; this
 module orders epochs, validation, callbacks and the loop's progress. Nothing here reads a
 value back from the device per step: logs are computed when a callback or a log asks.
+
+Under data parallelism (the trainer's strategy, see `danlu.trainer.strategy`) the data is
+sharded per process, each train step's loss is weighted by the process' share of the global
+batch, and the metrics are combined across processes once, when a loop's result is read
+(epoch logs, validation and ``evaluate`` results are global on every process; the values
+batch-level callbacks read are the process' own running values).
 """
 
 from __future__ import annotations
@@ -65,13 +71,19 @@ def results(metrics) -> dict:
     return {metric.name: _to_python(metric.result()) for metric in metrics}
 
 
-def loop_logs(model, returned) -> dict:
+def loop_logs(model, returned, reduce=False) -> dict:
     """The logs at the end of a loop, as Keras makes them: the metrics' results, unless the
     last step returned logs of its own with other names (a custom ``train_step``), which are
-    then used; keys sorted (Keras' order)."""
+    then used; keys sorted (Keras' order). ``reduce``: first combine the metrics of every
+    process (the end of a loop: every process calls it)."""
+    strategy = model.trainer.strategy if reduce and model.trainer is not None else None
+    if strategy is not None:
+        strategy.reduce_metrics(model.metrics)
     metric_logs = results(model.metrics)
     if isinstance(returned, Mapping) and not isinstance(returned, LazyLogs) and set(returned) != set(metric_logs):
         logs = {k: _to_python(v) for k, v in returned.items()}
+        if strategy is not None:
+            logs = strategy.reduce_logs(logs)
     else:
         logs = metric_logs
         if isinstance(returned, LazyLogs):
@@ -116,6 +128,10 @@ def fit(trainer, x=None, y=None, batch_size=None, epochs=1, verbose="auto", call
     verbose = resolve_verbose(verbose)
     batch_size = 32 if batch_size is None else batch_size
     check_positive_int("batch_size", batch_size)
+    strategy = trainer.strategy
+    strategy.check_batch_size(batch_size)
+    if validation_batch_size is not None:
+        strategy.check_batch_size(validation_batch_size, "validation_batch_size")
     check_positive_int("epochs", epochs)
     check_positive_int("steps_per_epoch", steps_per_epoch, allow_none=True)
     check_positive_int("validation_freq", validation_freq)
@@ -141,6 +157,7 @@ def fit(trainer, x=None, y=None, batch_size=None, epochs=1, verbose="auto", call
         validation = trainer.conform(validation_adapter(validation_data, validation_batch_size or batch_size, device))
     if validation is not None and validation_batch_size is not None and isinstance(validation, ArrayData):
         validation.batch_size = validation_batch_size
+    data, validation = strategy.shard(data), strategy.shard(validation)
 
     first = data.first_batch()
     if first is None:
@@ -149,7 +166,7 @@ def fit(trainer, x=None, y=None, batch_size=None, epochs=1, verbose="auto", call
 
     steps = steps_per_epoch or data.steps
     progress = trainer.progress
-    progress.start(initial_epoch, seed=int(torch.randint(0, 2**62, (1,)).item()))
+    progress.start(initial_epoch, seed=strategy.shared_seed(int(torch.randint(0, 2**62, (1,)).item())))
     history = next((c for c in callbacks or [] if isinstance(c, History)), None) or History()
     callback_list = make_callbacks(model, callbacks, verbose, history=history, epochs=epochs, steps=steps)
     model.stop_training = False
@@ -163,7 +180,7 @@ def fit(trainer, x=None, y=None, batch_size=None, epochs=1, verbose="auto", call
             progress.begin_epoch(epoch, start_step if resuming else 0, generator_state if resuming else None)
             stream, returned = train_epoch(trainer, data, steps, steps_per_epoch, callback_list, stream)
             progress.finish_epoch()
-            epoch_logs = loop_logs(model, returned)
+            epoch_logs = loop_logs(model, returned, reduce=True)
             if validation is not None and (epoch + 1) % validation_freq == 0:
                 val_logs = run_evaluation(trainer, validation, validation_steps, callback_list)
                 epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
@@ -194,6 +211,8 @@ def train_epoch(trainer, data, steps, steps_per_epoch, callback_list, stream):
     if stream is None or isinstance(data, ArrayData) or data.reiterable:
         stream = iter(data.batches(progress.generator, start=step))
     first_call_step = step == 0 and progress.epoch == progress.first_epoch
+    train_step, step_end = trainer.train_step, trainer.strategy.step_end
+    sharded = data if getattr(data, "sharded", False) else None
     returned = None
     while steps is None or step < steps:
         batch = next(stream, None)
@@ -207,11 +226,15 @@ def train_epoch(trainer, data, steps, steps_per_epoch, callback_list, stream):
             break
         if batch_begin and step % execution == 0:
             callback_list.call("on_train_batch_begin", step, {})
+        if sharded is not None:
+            trainer.loss_share = trainer.share_for(sharded.share)
         if first_call_step:
-            returned = checked_first_step(model.train_step, model, trainer.move(batch))
+            returned = checked_first_step(train_step, model, trainer.move(batch))
             first_call_step = False
         else:
-            returned = model.train_step(trainer.move(batch))
+            returned = train_step(trainer.move(batch))
+        if step_end is not None:
+            step_end()
         step += 1
         progress.finish_step()
         if batch_end and (step % execution == 0 or step == steps):
@@ -252,7 +275,7 @@ def run_evaluation(trainer, data, steps, callback_list):
                 returned = model.test_step(trainer.move(batch))
             if batch_end:
                 callback_list.call("on_test_batch_end", step, step_logs(returned, logs))
-    final = loop_logs(model, returned)
+    final = loop_logs(model, returned, reduce=True)
     callback_list.call("on_test_end", final)
     return final
 
@@ -264,7 +287,8 @@ def evaluate(trainer, x=None, y=None, batch_size=None, verbose="auto", sample_we
     batch_size = 32 if batch_size is None else batch_size
     check_positive_int("batch_size", batch_size)
     check_positive_int("steps", steps, allow_none=True)
-    data = trainer.conform(adapt(x, y, sample_weight, batch_size, False, trainer.device))
+    trainer.strategy.check_batch_size(batch_size)
+    data = trainer.strategy.shard(trainer.conform(adapt(x, y, sample_weight, batch_size, False, trainer.device)))
     first = data.first_batch()
     if first is None:
         raise ValueError("evaluate received no data: x has no samples.")
@@ -295,8 +319,9 @@ def predict(trainer, x, batch_size=None, verbose="auto", steps=None, callbacks=N
     batch_size = 32 if batch_size is None else batch_size
     check_positive_int("batch_size", batch_size)
     check_positive_int("steps", steps, allow_none=True)
+    trainer.strategy.check_batch_size(batch_size)
     device = trainer.device
-    data = trainer.conform(adapt(x, None, None, batch_size, False, device))
+    data = trainer.strategy.shard(trainer.conform(adapt(x, None, None, batch_size, False, device)))
     on_device = device.type == "cpu" or isinstance(data, ArrayData)  # in-memory data was moved once
     move = (lambda batch: batch) if on_device else trainer.move
     callback_list = make_callbacks(model, callbacks, verbose, steps=steps or getattr(data, "steps", None))
@@ -319,7 +344,7 @@ def predict(trainer, x, batch_size=None, verbose="auto", steps=None, callbacks=N
     callback_list.call("on_predict_end", {})
     if not outputs:
         raise ValueError("predict received no data: x has no samples.")
-    return concatenate_outputs(outputs)
+    return concatenate_outputs(trainer.strategy.gather_batches(outputs))
 
 
 def concatenate_outputs(outputs):

@@ -9,41 +9,32 @@ callbacks and saving (nothing else reads its attributes):
 - ``metrics`` / ``reset_metrics()``; ``device``; ``progress`` (a `TrainingProgress`);
 - ``bind_optimizer()``: create the optimizer's state for the model's trainable weights;
 - ``state_dict()`` / ``load_state_dict(state)``: everything a killed run needs to continue
-  (model, optimizer, position, random generators), and the declaration of where it resumes.
+  (model, optimizer, position, random generators), and the declaration of where it resumes;
+- ``strategy``: how the run is spread over processes (`danlu.trainer.strategy.SingleProcess`
+  for one; `danlu.distribute`'s strategies for several): ``is_chief`` (this process writes
+  files), ``barrier()``, ``world_size``, ``rank``.
+
+Precision and scale are asked of small objects, never branched on: the strategy (devices,
+sharding, gradient all-reduce, combining results, full state dicts), the model's dtype policy
+(``"mixed_float16"`` wraps the optimizer in a `LossScaleOptimizer`, as Keras' ``compile``),
+and `danlu.trainer.compiled` for ``jit_compile``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 
 import torch
 
 from danlu import optimizers as optimizers_module
 from danlu._validation import check_positive_int
 from danlu.losses.crossentropy import class_indices, labels_prechecked
+from danlu.trainer import compiled
 from danlu.trainer.checks import input_error
 from danlu.trainer.compile_utils import CompiledLoss, CompiledMetrics, LossTracker
 from danlu.trainer.data import ArrayData, flatten, map_structure, to_device
 from danlu.trainer.progress import TrainingProgress
-
-
-def choose_device(model, device=None) -> torch.device:
-    """``device`` when given; else the ``DANLU_DEVICE`` environment variable when set; else
-    where the model's parameters already are (if not the CPU); else CUDA, then MPS, then
-    the CPU."""
-    if device is None and os.environ.get("DANLU_DEVICE"):
-        device = os.environ["DANLU_DEVICE"]
-    if device is not None and device != "auto":
-        return torch.device(device)
-    for p in model.parameters():
-        if p.device.type != "cpu":
-            return p.device
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
+from danlu.trainer.strategy import SingleProcess, choose_device  # noqa: F401 - choose_device: the old home
 
 
 def device_of(model) -> torch.device:
@@ -57,7 +48,7 @@ class Trainer:
     """The compiled state of a model and its training run (see the module docstring)."""
 
     def __init__(self, model, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None, weighted_metrics=None,
-                 steps_per_execution=1, jit_compile=False, device=None):
+                 steps_per_execution=1, jit_compile=False, device=None, strategy=None):
         check_positive_int("steps_per_execution", steps_per_execution)
         if loss is None and loss_weights is not None:
             raise ValueError("loss_weights needs a loss.")
@@ -66,27 +57,54 @@ class Trainer:
             "optimizer": optimizer, "loss": loss, "loss_weights": loss_weights, "metrics": metrics,
             "weighted_metrics": weighted_metrics, "steps_per_execution": steps_per_execution, "jit_compile": jit_compile,
         }
+        self.strategy = strategy if strategy is not None else SingleProcess()
         self.user_optimizer = optimizers_module.get(optimizer)
         self.optimizer = None if self.user_optimizer is None else optimizers_module.as_optimizer(self.user_optimizer)
+        if self.optimizer is not None and _needs_loss_scaling(model, self.optimizer):
+            # Keras: a "mixed_float16" model's optimizer is wrapped in dynamic loss scaling.
+            self.optimizer = optimizers_module.LossScaleOptimizer(self.optimizer)
+            if self.user_optimizer is not None and isinstance(self.user_optimizer, optimizers_module.Optimizer):
+                self.user_optimizer = self.optimizer
         self.loss = None if loss is None else CompiledLoss(loss, loss_weights)
         self.compiled_metrics = CompiledMetrics(metrics, weighted_metrics)
         self.loss_tracker = LossTracker()
         self.steps_per_execution = steps_per_execution
-        self.device = choose_device(model, device)
+        self.device = self.strategy.choose_device(model, device)
+        self.jit_compile = compiled.resolve(jit_compile, model, self.device)
         self.progress = TrainingProgress()
         self.labels_validated = False
         self.prepared = False  # built, bound and resolved on a first batch
         self.logs = None  # the lazy logs of the current loop (see Model.step_logs)
-        self.forward = model
+        self.forward = model  # the module the train step's forward goes through (see wrap)
+        self.wrapped = False
+        self.compiled_step = None
+        #: The weight of this process' loss in the global batch (see danlu.trainer.sharding).
+        self.loss_share = None
         if self.device.type != "cpu" or any(p.device != self.device for p in model.parameters()):
             model.to(self.device)
-        if jit_compile:
-            self.forward = torch.compile(model)
 
     @classmethod
-    def for_inference(cls, model) -> "Trainer":
+    def for_inference(cls, model, strategy=None) -> "Trainer":
         """A trainer for ``predict`` on an uncompiled model: no optimizer, the weights' device."""
-        return cls(model, optimizer=None, device=device_of(model))
+        return cls(model, optimizer=None, device=device_of(model), strategy=strategy)
+
+    @property
+    def train_step(self):
+        """The step the fit loop calls: the compiled step (``jit_compile``) or the model's."""
+        return self.compiled_step if self.compiled_step is not None else self.model.train_step
+
+    def wrap(self):
+        """Once the model is built, before the optimizer binds: the strategy's wrapper (DDP,
+        FSDP sharding) and ``jit_compile``'s compiled step."""
+        if self.wrapped or next(self.model.parameters(), None) is None:  # unbuilt: wrap once there are weights
+            return
+        self.wrapped = True
+        self.forward = self.strategy.wrap_model(self.model)
+        if self.jit_compile:
+            if compiled.uses_default_train_step(self.model):
+                self.compiled_step = compiled.CompiledTrainStep(self)
+            else:
+                self.forward = compiled.compile_module(self.forward)
 
     # --- Metrics ------------------------------------------------------------------------------
 
@@ -133,6 +151,7 @@ class Trainer:
             with torch.no_grad():
                 y_pred = model(x)
         except NotImplementedError:  # a model with only its own train_step (a GAN): nothing to build here
+            self.wrap()
             self.bind_optimizer()
             self.prepared = True
             return
@@ -141,6 +160,7 @@ class Trainer:
         finally:
             model.train(was_training)
         model.example_input = map_structure(lambda t: t[:1], x)
+        self.wrap()
         self.bind_optimizer()
         names = model.output_names
         if self.loss is not None and y is not None:
@@ -156,6 +176,7 @@ class Trainer:
         optimizer = self.optimizer
         if optimizer is None or optimizer.built:
             return
+        self.wrap()  # the strategy may replace the weights (sharding): bind to what trains
         trainable = [p for p in self.model.parameters() if p.requires_grad]
         if trainable:  # a model without trainable weights can still run a step of its own
             optimizer.build(trainable)
@@ -184,9 +205,22 @@ class Trainer:
 
     # --- Steps --------------------------------------------------------------------------------
 
+    def share_for(self, share: float) -> float:
+        """The factor of this process' loss for the backward pass, given its share of the
+        global batch (``world_size * local / global``, see `danlu.trainer.sharding`): the
+        share itself for losses that average over the batch, ``world_size`` for summed ones
+        (``reduction="sum"``)."""
+        if self.loss is not None and self.loss.losses is not None and self.loss.sum_reduced:
+            return float(self.strategy.world_size) if share else 0.0
+        return share
+
     def backward(self, loss):
-        """``loss.backward()`` on the optimizer's scaled loss (loss scaling, ``loss_scale_factor``)."""
-        self.optimizer.scale_loss(loss).backward()
+        """``loss.backward()`` on the optimizer's scaled loss (loss scaling, ``loss_scale_factor``),
+        weighted by this process' share of the global batch when data is sharded."""
+        loss = self.optimizer.scale_loss(loss)
+        if self.loss_share is not None:
+            loss = loss * self.loss_share
+        self.strategy.backward(self.forward, self.optimizer, loss)
 
     # --- The run's state ----------------------------------------------------------------------
 
@@ -196,20 +230,27 @@ class Trainer:
         rng = {"torch": torch.get_rng_state()}
         if torch.cuda.is_available() and torch.cuda.is_initialized():
             rng["cuda"] = list(torch.cuda.get_rng_state_all())
+        strategy = self.strategy
         return {
-            "model": dict(self.model.state_dict()),
-            "optimizer": None if self.optimizer is None else self.optimizer.state_dict(),
+            "model": dict(strategy.model_state_dict(self.model)),
+            "optimizer": None if self.optimizer is None else strategy.optimizer_state_dict(self.optimizer),
             "progress": self.progress.state_dict(),
             "rng": rng,
         }
 
     def load_state_dict(self, state: dict) -> None:
         """Restore a `state_dict` and declare its position as where training resumes."""
-        self.model.load_state_dict(state["model"])
+        self.strategy.load_model_state_dict(self.model, state["model"])
         if self.optimizer is not None and state.get("optimizer") is not None:
             self.bind_optimizer()
-            self.optimizer.load_state_dict(state["optimizer"])
+            self.strategy.load_optimizer_state_dict(self.optimizer, state["optimizer"])
         torch.set_rng_state(state["rng"]["torch"])
         if "cuda" in state["rng"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["rng"]["cuda"])
         self.progress.resume_from(state["progress"])
+
+
+def _needs_loss_scaling(model, optimizer) -> bool:
+    """A ``"mixed_float16"`` model whose optimizer does not scale the loss already."""
+    policy = getattr(model, "dtype_policy", None)
+    return getattr(policy, "name", None) == "mixed_float16" and not isinstance(optimizer, optimizers_module.LossScaleOptimizer)
