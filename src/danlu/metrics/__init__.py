@@ -60,6 +60,7 @@ from danlu.metrics.regression import (
     R2Score,
     RootMeanSquaredError,
 )
+from danlu.metrics.torchmetrics import TorchMetric, is_torchmetric
 
 METRIC_CLASSES = (
     Mean, Sum, Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy, TopKCategoricalAccuracy,
@@ -106,10 +107,13 @@ def deserialize(config, custom_objects=None):
 
 def get(identifier):
     """A metric from a Keras name (``"mse"``, ``"AUC"``, ``"precision"``, ...), a `serialize`
-    dict, a class, an instance or a function ``(y_true, y_pred) -> values`` (wrapped in a
-    mean). ``"accuracy"`` / ``"acc"`` / ``"crossentropy"`` depend on the data: see `resolve`."""
+    dict, a class, an instance, a function ``(y_true, y_pred) -> values`` (wrapped in a
+    mean) or a ``torchmetrics.Metric`` instance (wrapped in `TorchMetric`). ``"accuracy"`` /
+    ``"acc"`` / ``"crossentropy"`` depend on the data: see `resolve`."""
     if isinstance(identifier, Metric):
         return identifier
+    if is_torchmetric(identifier):  # a torchmetrics.Metric instance (the `torchmetrics` extra)
+        return TorchMetric(identifier)
     if isinstance(identifier, dict):
         return deserialize(identifier)
     if isinstance(identifier, str):
@@ -146,5 +150,5 @@ def resolve(identifier, y_true, y_pred):
 
 __all__ = [
     "IDENTIFIERS", "SHAPE_DEPENDENT", "deserialize", "get", "resolve", "serialize",
-    *(cls.__name__ for cls in METRIC_CLASSES), "Metric", "MeanMetricWrapper", *_FUNCTIONS,
+    *(cls.__name__ for cls in METRIC_CLASSES), "Metric", "MeanMetricWrapper", "TorchMetric", *_FUNCTIONS,
 ]
