@@ -63,7 +63,9 @@ def save_history(history: History, path: str, **results: float) -> None:
     """Write a `History` (``epoch`` and ``history``) and ``results`` to ``path`` as JSON."""
     import json
 
-    with open(path, "w") as file:
+    from danlu.saving.atomic import atomic_path
+
+    with atomic_path(path) as temporary, open(temporary, "w") as file:
         json.dump({"epoch": history.epoch, "history": history.history, **results}, file, indent=1, sort_keys=True)
         file.write("\n")
 

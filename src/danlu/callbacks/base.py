@@ -80,8 +80,11 @@ class CallbackList:
     """Calls each hook on every callback, skipping callbacks that do not override it (so an
     unused batch hook costs nothing per step)."""
 
-    def __init__(self, callbacks=None, model=None, **params):
+    def __init__(self, callbacks=None, model=None, deferred=None, **params):
         self.callbacks = list(callbacks or [])
+        #: Actions queued during a hook, run once every callback has handled it (``fit``
+        #: passes its trainer's queue: see ``Trainer.defer``).
+        self.deferred = [] if deferred is None else deferred
         for callback in self.callbacks:
             if not isinstance(callback, Callback):
                 raise TypeError(f"callbacks must be danlu.callbacks.Callback instances; received {callback!r}.")
@@ -91,7 +94,8 @@ class CallbackList:
         self.set_params(params)
 
     def append(self, callback):
-        self.__init__([*self.callbacks, callback], self.model if hasattr(self, "model") else None, **getattr(self, "params", {}))
+        self.__init__([*self.callbacks, callback], self.model if hasattr(self, "model") else None, self.deferred,
+                      **getattr(self, "params", {}))
 
     def set_model(self, model):
         self.model = model
@@ -109,6 +113,9 @@ class CallbackList:
     def call(self, hook, *args):
         for callback in self._overrides[hook]:
             getattr(callback, hook)(*args)
+        deferred = self.deferred
+        while deferred:
+            deferred.pop(0)()
 
     def __iter__(self):
         return iter(self.callbacks)

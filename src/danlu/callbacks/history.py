@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+
 from danlu.callbacks.base import Callback
+from danlu.saving.atomic import atomic_path
 
 
 class History(Callback):
@@ -55,5 +58,6 @@ class History(Callback):
             ax.legend()
         fig.tight_layout()
         if path is not None:
-            fig.savefig(path)
+            with atomic_path(path) as temporary:  # the format from path's suffix, the file replaced whole
+                fig.savefig(temporary, format=os.path.splitext(os.fspath(path))[1].lstrip(".") or None)
         return fig

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import csv
+import io
 import math
 import os
 
 import torch
 
 from danlu.callbacks.base import Callback
+from danlu.saving.atomic import atomic_path
 
 
 class TerminateOnNaN(Callback):
@@ -33,45 +35,59 @@ class TerminateOnNaN(Callback):
 class CSVLogger(Callback):
     """Write each epoch's logs as a CSV row (``epoch`` first, then the log names sorted; the
     validation columns are announced even before the first validation, as Keras does).
-    ``append=True`` continues an existing file without repeating its header. With several
+    ``append=True`` continues an existing file without repeating its header. The file is
+    replaced atomically at each epoch's end (a kill leaves the previous rows or the new
+    ones, never half a row), and its rows are part of the callback's state, so a run resumed
+    by `BackupAndRestore` writes the file an uninterrupted run writes. With several
     processes (`danlu.distribute`), rank 0 writes the (global) logs."""
 
     def __init__(self, filename, separator=",", append=False):
         super().__init__()
         self.filename, self.separator, self.append = os.fspath(filename), separator, append
-        self._file = self._writer = self.keys = None
+        self.keys = None
+        self._text = ""
+        self._chief = True
 
     def on_train_begin(self, logs=None):
-        self._file = self._writer = self.keys = None
-        if not _is_chief(self.model):  # rank-0 writing (distributed runs)
+        self.keys = None
+        self._chief = _is_chief(self.model)  # rank-0 writing (distributed runs)
+        if not self._chief:
             return
         folder = os.path.dirname(os.path.abspath(self.filename))
         if not os.path.isdir(folder):
             raise FileNotFoundError(f"CSVLogger cannot write {self.filename!r}: the folder {folder!r} does not exist.")
-        write_header = not (self.append and os.path.exists(self.filename) and os.path.getsize(self.filename) > 0)
-        self._file = open(self.filename, "a" if self.append else "w", newline="")
-        self._write_header = write_header
-        self._writer = self.keys = None
+        self._text = ""
+        if self.append and os.path.exists(self.filename):
+            with open(self.filename, newline="") as file:
+                self._text = file.read()
 
     def on_epoch_end(self, epoch, logs=None):
-        if self._file is None:  # not rank 0
+        if not self._chief:
             return
         logs = logs or {}
         if self.keys is None:
             self.keys = sorted(logs)
             if self.keys and not any(k.startswith("val_") for k in self.keys):
                 self.keys += [f"val_{k}" for k in self.keys]
-        if self._writer is None:
-            self._writer = csv.DictWriter(self._file, fieldnames=["epoch", *self.keys], delimiter=self.separator)
-            if self._write_header:
-                self._writer.writeheader()
-        self._writer.writerow({"epoch": epoch, **{k: logs.get(k, "NA") for k in self.keys}})
-        self._file.flush()
+        rows = io.StringIO()
+        writer = csv.DictWriter(rows, fieldnames=["epoch", *self.keys], delimiter=self.separator)
+        if not self._text:
+            writer.writeheader()
+        writer.writerow({"epoch": epoch, **{k: logs.get(k, "NA") for k in self.keys}})
+        self._text += rows.getvalue()
+        self._write()
 
-    def on_train_end(self, logs=None):
-        if self._file is not None and not self._file.closed:
-            self._file.close()
-        self._writer = None
+    def get_state(self):
+        return {"text": self._text, "keys": self.keys}
+
+    def set_state(self, state):
+        self._text, self.keys = state["text"], None if state["keys"] is None else list(state["keys"])
+        if self._chief:
+            self._write()
+
+    def _write(self):
+        with atomic_path(self.filename) as temporary, open(temporary, "w", newline="") as file:
+            file.write(self._text)
 
 
 def _strategy(model):

@@ -38,6 +38,9 @@ from danlu._identifiers import snake_case, unique_name
 from danlu._variables import Variable
 from danlu.layers import symbolic
 
+#: Half-precision inputs: a float layer casts them (the dtype policy's part of a call).
+_HALF = (torch.float16, torch.bfloat16)
+
 
 def shape_of(inputs):
     """The shape (or structure of shapes) of a tensor or nested inputs."""
@@ -124,6 +127,7 @@ class Layer(torch.nn.Module):
         cls._call_takes_training = "training" in parameters
         cls._call_takes_mask = "mask" in parameters
         cls._computes_masks = cls.compute_mask is not Layer.compute_mask
+        cls._mask_free_call = not (cls._call_takes_mask or cls._computes_masks)  # see __call__'s fast path
         init = cls.__dict__.get("__init__")
         if init is None or getattr(init, "_records_arguments", False):
             return
@@ -282,6 +286,25 @@ class Layer(torch.nn.Module):
     # --- Calling ----------------------------------------------------------------------------
 
     def __call__(self, *args, **kwargs):
+        # --- The fast path: a built layer called on a plain tensor, with nothing for the full
+        # path below to do (no training= switch, no mask in or out, no dtype policy or mixed
+        # region, no add_loss terms of a previous call to clear). The nesting depth is kept,
+        # so the layers inside still see this call as their parent.
+        cls = type(self)
+        if (
+            args and not kwargs and type(args[0]) is torch.Tensor and self.built and cls._mask_free_call
+            and (_CallState.depth or not _CallState.holding)
+            and not (self.supports_masking and getattr(args[0], "_keras_mask", None) is not None)
+            and not self.dtype_policy.changes_computation and mixed_precision.REGION.dtype is None
+            and not (cls.input_dtype_kind == "float" and args[0].dtype in _HALF)
+        ):
+            _CallState.depth += 1
+            try:
+                if cls._call_takes_training:
+                    return torch.nn.Module.__call__(self, *args, training=self.training)
+                return torch.nn.Module.__call__(self, *args)
+            finally:
+                _CallState.depth -= 1
         if args and symbolic.is_symbolic(args[0]):
             return symbolic.call_symbolically(self, args, kwargs)
         if not self.built and args:

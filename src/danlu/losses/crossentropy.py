@@ -17,7 +17,9 @@ import torch.nn.functional as F
 
 from danlu.losses.base import LossFunctionWrapper, float_inputs
 from danlu.losses.fused import class_axis_of, classes_on_dim_1, loss_function, mean_over_axis
-# Re-exported for the trainer until it calls Loss.check_labels / Loss.labels_checked instead.
+# Transitional: the trainer calls Loss.check_labels / Loss.labels_checked now; only
+# tests/losses/test_loss_interface.py (test_transitional_module_switch_still_works) still
+# imports these from here. Remove together with that test and labels.py's transitional block.
 from danlu.losses.labels import class_indices, labels_prechecked  # noqa: F401
 
 EPSILON = 1e-7

@@ -7,10 +7,16 @@ functions return float32, as Keras' (floatx), and the metric's ``dtype`` is that
 
 from __future__ import annotations
 
+import torch
+
 from danlu._validation import check_number
 from danlu._tensors import as_tensor
 from danlu.losses.base import squeeze_or_expand_to_same_rank
 from danlu.metrics.base import MeanMetricWrapper
+from danlu.metrics.reduction import sample_count
+
+#: States whose sums of whole counts are exact (a direct count adds as the float matches would).
+_EXACT_TOTALS = (torch.float32, torch.float64)
 
 
 def _pred(y_pred):
@@ -137,6 +143,27 @@ class SparseCategoricalAccuracy(MeanMetricWrapper):
 
     def __init__(self, name="sparse_categorical_accuracy", dtype=None):
         super().__init__(sparse_categorical_accuracy, name=name, dtype=dtype)
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        # The common case, counted directly (no float copy of the matches): one integer label
+        # per row of float scores, on one device, no weights, a float32 / float64 state. The
+        # count of matches is a whole number, so the sum is the same as the general path's.
+        total = self.__dict__["total"]
+        if (
+            sample_weight is None and type(y_true) is torch.Tensor and type(y_pred) is torch.Tensor
+            and y_true.ndim == 1 and y_pred.ndim == 2 and not y_true.is_floating_point() and y_true.dtype != torch.bool
+            and y_pred.is_floating_point() and y_true.device == y_pred.device and total.dtype in _EXACT_TOTALS
+            and self.fn is sparse_categorical_accuracy
+        ):
+            self._to_device(y_pred.device)
+            if y_pred.requires_grad:  # the trainer passes detached predictions already
+                y_pred = y_pred.detach()
+            matches = y_pred.argmax(dim=-1) == y_true
+            total.add_(matches.sum())
+            count = self.__dict__["count"]
+            count.add_(sample_count(matches.shape[0], count))
+            return
+        super().update_state(y_true, y_pred, sample_weight)
 
 
 class TopKCategoricalAccuracy(MeanMetricWrapper):

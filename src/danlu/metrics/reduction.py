@@ -32,6 +32,25 @@ def reduce_to_samplewise_values(values, sample_weight, reduce_fn, dtype):
     return values, sample_weight
 
 
+_SAMPLE_COUNTS: dict = {}
+_EXACT_COUNT_DTYPES = (torch.float32, torch.float64, torch.int32, torch.int64)
+
+
+def sample_count(n: int, count: torch.Tensor):
+    """What to add to a ``count`` variable for ``n`` samples: a cached 0-d tensor of its dtype
+    and device (adding a tensor costs one kernel; adding a Python number also wraps it in a new
+    tensor, every step), or ``n`` itself where a tensor of ``count``'s dtype would round it
+    (half precision: a kernel that adds the number in float32 would then give another sum)."""
+    key = (n, count.dtype, count.device)
+    constant = _SAMPLE_COUNTS.get(key)
+    if constant is None:
+        if len(_SAMPLE_COUNTS) >= 1024:  # batch sizes are few; bound the cache all the same
+            _SAMPLE_COUNTS.clear()
+        exact = count.dtype in _EXACT_COUNT_DTYPES and abs(n) < 2**24
+        constant = _SAMPLE_COUNTS[key] = torch.tensor(n, dtype=count.dtype, device=count.device) if exact else n
+    return constant
+
+
 def divide_no_nan(numerator, denominator):
     """``numerator / denominator``, 0 where the denominator is 0 (Keras' ``divide_no_nan``)."""
     zero = denominator == 0
@@ -79,8 +98,9 @@ class Mean(Metric):
         self._to_device(values.device)
         total, count = self.__dict__["total"], self.__dict__["count"]  # in place: the variables stay
         if sample_weight is None and values.ndim <= 1:  # the fast path: a scalar or one value per sample
-            total.add_(values.sum().to(total.dtype) if values.ndim else values.to(total.dtype))
-            count.add_(values.shape[0] if values.ndim else 1)
+            value = values.sum() if values.ndim else values
+            total.add_(value if value.dtype == total.dtype else value.to(total.dtype))
+            count.add_(sample_count(values.shape[0] if values.ndim else 1, count))
             return
         values, sample_weight = reduce_to_samplewise_values(values, sample_weight, torch.mean, self._dtype)
         total.add_(values.sum())

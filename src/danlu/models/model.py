@@ -293,7 +293,7 @@ class Model(Layer):
 
     def test_step(self, data):
         """The loss and metrics of a batch, without updates; returns the logs."""
-        x, y, sample_weight = unpack(data)
+        x, y, sample_weight = _unpack_batch(data)
         y_pred = self(x)
         trainer = self._trainer
         if (trainer.loss is not None and y is not None) or self.losses:
@@ -302,8 +302,7 @@ class Model(Layer):
 
     def predict_step(self, data):
         """The model's outputs for a batch."""
-        x, _, _ = unpack(data)
-        return self(x)
+        return self(_unpack_batch(data)[0])
 
     @property
     def compiled_loss(self):
@@ -327,21 +326,39 @@ class Model(Layer):
         trainer.prepare(*unpack(batch), data=data)
         return trainer, trainer.move(batch)
 
-    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
-        """One step on one batch; returns the running loss and metrics (Keras 3)."""
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False, *, reset_metrics=True):
+        """One ``train_step`` on all of ``x`` as one batch; returns the loss and metrics of
+        this batch alone, as Keras 3 (its torch trainer resets the metrics at the start of
+        every call): a scalar when only the loss is logged, else a list in `metrics_names`
+        order, or a dict with ``return_dict=True``. A custom ``train_step``'s own dict is
+        what is returned.
+
+        ``class_weight`` ``{class index: weight}`` becomes per-sample weights (one-hot labels
+        by argmax, others rounded; classes not named weigh 1). Given together with
+        ``sample_weight`` the two multiply (tf.keras 2; Keras 3 raises). ``reset_metrics``
+        (keyword only, from tf.keras 2): False accumulates the metrics across calls."""
         if class_weight is not None:
+            if y is None:
+                raise ValueError("train_on_batch(class_weight=...) needs the labels y.")
             sample_weight = class_weights_to_sample_weights(class_weight, y, sample_weight)
         trainer, batch = self._single_batch(x, y, sample_weight, "train_on_batch")
+        if reset_metrics:
+            trainer.begin_loop()
         self.train()
-        self.train_step(batch)
-        return self._batch_logs(trainer, return_dict)
+        returned = self.train_step(batch)
+        return self._batch_logs(trainer, returned, return_dict)
 
-    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
+    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False, *, reset_metrics=True):
+        """One ``test_step`` on all of ``x`` as one batch: the loss and metrics of this batch
+        alone (metrics reset first, as Keras 3); a scalar, a list or a dict as
+        `train_on_batch`. ``reset_metrics=False`` (tf.keras 2) accumulates across calls."""
         trainer, batch = self._single_batch(x, y, sample_weight, "test_on_batch")
+        if reset_metrics:
+            trainer.begin_loop()
         self.eval()
         with torch.no_grad():
-            self.test_step(batch)
-        return self._batch_logs(trainer, return_dict)
+            returned = self.test_step(batch)
+        return self._batch_logs(trainer, returned, return_dict)
 
     def predict_on_batch(self, x):
         self.eval()
@@ -351,8 +368,9 @@ class Model(Layer):
             return loop.concatenate_outputs([self.predict_step(trainer.move(next(data.batches())))])
 
     @staticmethod
-    def _batch_logs(trainer, return_dict):
-        logs = loop.loop_logs(trainer.model, None)
+    def _batch_logs(trainer, returned, return_dict):
+        """The logs of a single-batch call as Python floats, sorted (Keras), in the form asked."""
+        logs = loop.loop_logs(trainer.model, returned)
         return logs if return_dict else loop.ordered_values(trainer.model, logs)
 
     # --- Weights and summary -------------------------------------------------------------------
@@ -411,6 +429,14 @@ def _batch_size(x) -> int:
         return int(x.shape[0]) if x.ndim else 1
     leaves = flatten(x)
     return int(leaves[0].shape[0]) if leaves and leaves[0].ndim else 1
+
+
+def _unpack_batch(data):
+    """`unpack` for ``test_step`` / ``predict_step``: the loops' usual batch, ``(x, y)`` with
+    a tensor ``x``, taken apart directly."""
+    if type(data) is tuple and len(data) == 2 and type(data[0]) is torch.Tensor:
+        return data[0], data[1], None
+    return unpack(data)
 
 
 class _CompiledLossView:

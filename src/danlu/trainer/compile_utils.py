@@ -116,9 +116,15 @@ class CompiledLoss:
     def __call__(self, y_true, y_pred, sample_weight=None):
         if self.losses is None:
             self.build(y_pred)
-        y_pred = float32_outputs(y_pred)
-        if _leading(y_pred) == 0:
-            return empty_batch_loss(y_pred)
+        if type(y_pred) is torch.Tensor:  # the common case: one output, checked without a structure walk
+            if y_pred.dtype in HALF:
+                y_pred = y_pred.float()
+            if y_pred.ndim and y_pred.shape[0] == 0:
+                return empty_batch_loss(y_pred)
+        else:
+            y_pred = float32_outputs(y_pred)
+            if _leading(y_pred) == 0:
+                return empty_batch_loss(y_pred)
         if len(self.losses) == 1:
             value = self.losses[0](y_true, y_pred, sample_weight)
             return value if self.weights[0] == 1.0 else self.weights[0] * value
@@ -198,12 +204,15 @@ class CompiledMetrics:
             self.build(y_true, y_pred)
         if not self.entries:
             return
+        if len(self.names) == 1:  # one output: every metric gets (y_true, y_pred) as they are
+            if type(y_pred) is not torch.Tensor or y_pred.dtype in HALF:
+                y_pred = float32_outputs(y_pred)
+            for _, metric, weighted in self.entries:
+                metric.update_state(y_true, y_pred, sample_weight if weighted else None)
+            return
         y_pred = float32_outputs(y_pred)
-        if len(self.names) == 1:
-            targets, predictions = [y_true], [y_pred]
-        else:
-            targets = as_outputs(y_true, self.names, "y")
-            predictions = as_outputs(y_pred, self.names, "the model's outputs")
+        targets = as_outputs(y_true, self.names, "y")
+        predictions = as_outputs(y_pred, self.names, "the model's outputs")
         for index, metric, weighted in self.entries:
             metric.update_state(targets[index], predictions[index], sample_weight if weighted else None)
 
@@ -223,10 +232,14 @@ class LossTracker(Mean):
         self.samples = 0
 
     def update(self, loss: torch.Tensor, batch_size: int):
-        if self.total.device != loss.device:
+        state = self.__dict__  # plain reads and writes: this runs every step
+        total = state["total"]
+        if total.device != loss.device:
             self._to_device(loss.device)
-        self.total.add_(loss.detach().to(self.total.dtype), alpha=batch_size)
-        self.samples += batch_size
+        if loss.requires_grad:
+            loss = loss.detach()
+        total.add_(loss if loss.dtype == total.dtype else loss.to(total.dtype), alpha=batch_size)
+        state["samples"] = state["samples"] + batch_size
 
     def update_state(self, values, sample_weight=None):
         values = torch.as_tensor(values)

@@ -309,25 +309,66 @@ def to_device(structure, device):
     return map_structure(lambda t: t.to(device, non_blocking=True) if t.device != device else t, structure)
 
 
-def class_weights_to_sample_weights(class_weight, y, sample_weight):
-    """Keras: each sample's weight is multiplied by the weight of its class."""
+def _class_labels(y):
+    """The class index of each sample (Keras 3's ``class_weight_to_sample_weights``): the
+    argmax of one-hot rows (a last axis wider than 1), else the label rounded (half to even,
+    as ``np.round``). Returns ``(labels, width)``: ``width`` is the one-hot width, or None."""
+    leaves = flatten(map_structure(to_tensor, y))
+    if len(leaves) != 1 or not isinstance(leaves[0], torch.Tensor):
+        raise ValueError(
+            "class_weight is only supported for models with a single output, with numeric labels; "
+            f"received y with {len(leaves)} arrays. Give per-output weights through sample_weight instead."
+        )
+    labels = leaves[0]
+    if labels.ndim > 1 and labels.shape[-1] > 1:
+        return labels.argmax(dim=-1), labels.shape[-1]
+    labels = labels.reshape(labels.shape[0], -1)[:, 0] if labels.ndim else labels.reshape(1)
+    return (labels.round().long() if labels.is_floating_point() else labels.long()), None
+
+
+def _class_keys(class_weight, width):
+    """``class_weight``'s classes, checked: dict keys that are class indices (and, for one-hot
+    labels, below their width)."""
     if not isinstance(class_weight, Mapping):
         raise TypeError(f"class_weight must be a dict {{class index: weight}}; received {class_weight!r}.")
-    labels = y if isinstance(y, torch.Tensor) else torch.as_tensor(np.asarray(y))
-    if labels.ndim > 1 and labels.shape[-1] > 1:
-        labels, num_classes = labels.argmax(dim=-1), labels.shape[-1]
-    else:
-        labels = labels.reshape(labels.shape[0], -1)[:, 0]
-        labels = labels.round().long() if labels.is_floating_point() else labels.long()
-        num_classes = int(labels.max()) + 1 if labels.numel() else 0
-        num_classes = max(num_classes, 2)
-    unknown = [c for c in class_weight if not (isinstance(c, (int, np.integer)) and 0 <= c < num_classes)]
-    if unknown:
-        raise ValueError(f"class_weight names class {unknown[0]!r}, which does not exist: the labels have classes 0..{num_classes - 1}.")
-    table = torch.ones(num_classes)
-    for c, w in class_weight.items():
-        table[int(c)] = float(w)
-    weights = table[labels.cpu()]
+    for c in class_weight:
+        if isinstance(c, bool) or not isinstance(c, (int, np.integer)) or c < 0 or (width is not None and c >= width):
+            allowed = f"0..{width - 1}" if width is not None else "integers >= 0"
+            raise ValueError(f"class_weight names class {c!r}, which does not exist: the labels have classes {allowed}.")
+    return [int(c) for c in class_weight]
+
+
+def check_class_weight(class_weight, y) -> None:
+    """Validate ``class_weight`` against all the labels ``fit`` was given (once, on the host):
+    every class it names must exist, i.e. be below the one-hot width, or (integer labels) below
+    ``max(largest label + 1, 2)``."""
+    labels, width = _class_labels(y)
+    keys = _class_keys(class_weight, width)
+    if width is None:
+        num_classes = max(int(labels.max()) + 1 if labels.numel() else 0, 2)
+        unknown = [c for c in keys if c >= num_classes]
+        if unknown:
+            raise ValueError(
+                f"class_weight names class {unknown[0]!r}, which does not exist: the labels have classes 0..{num_classes - 1}."
+            )
+
+
+def class_weights_to_sample_weights(class_weight, y, sample_weight=None):
+    """Per-sample weights from ``class_weight`` (Keras 3): ``w_i = class_weight.get(c_i, 1)``
+    for each sample's class ``c_i`` (see `_class_labels`); a class no sample has changes
+    nothing. With ``sample_weight`` too, ``w_i`` multiplies it (broadcast over its trailing
+    axes), as tf.keras 2 did (Keras 3 raises). The result is float32, on the labels' device;
+    nothing is read back from the device."""
+    labels, width = _class_labels(y)
+    keys = _class_keys(class_weight, width)
+    size = (max(keys) + 1) if keys else 1
+    table = torch.ones(size, dtype=torch.float32)
+    for c, w in zip(keys, class_weight.values()):
+        table[c] = float(w)
+    table = table.to(labels.device)
+    known = (labels >= 0) & (labels < size)
+    weights = table[labels.clamp(0, size - 1)].masked_fill(~known, 1.0)
     if sample_weight is not None:
-        weights = weights * torch.as_tensor(np.asarray(sample_weight), dtype=torch.float32).reshape(-1)
+        given = to_tensor(sample_weight).to(device=labels.device, dtype=torch.float32)
+        weights = given * weights.reshape(-1, *([1] * max(given.ndim - 1, 0)))
     return weights

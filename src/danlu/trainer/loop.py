@@ -22,7 +22,13 @@ import torch
 from danlu._validation import check_positive_int
 from danlu.callbacks import CallbackList, History, ProgbarLogger
 from danlu.trainer.checks import checked_first_step
-from danlu.trainer.data import ArrayData, adapt, class_weights_to_sample_weights, unpack
+from danlu.trainer.data import (
+    ArrayData,
+    adapt,
+    check_class_weight,
+    class_weights_to_sample_weights,
+    unpack,
+)
 
 
 class LazyLogs(MutableMapping):
@@ -109,15 +115,16 @@ def resolve_verbose(verbose):
     return verbose
 
 
-def make_callbacks(model, callbacks, verbose, history=None, **params):
+def make_callbacks(model, callbacks, verbose, history=None, deferred=None, **params):
     """The user's callbacks, then `History`, then the progress bar (Keras' order: both see
-    what earlier callbacks add to the logs, such as "learning_rate")."""
+    what earlier callbacks add to the logs, such as "learning_rate"). ``deferred``: the
+    trainer's queue of actions run after each hook (``fit``)."""
     callbacks = list(callbacks or [])
     if history is not None and not any(isinstance(c, History) for c in callbacks):
         callbacks.append(history)
     if verbose and not any(isinstance(c, ProgbarLogger) for c in callbacks):
         callbacks.append(ProgbarLogger())
-    return CallbackList(callbacks, model=model, verbose=verbose, **params)
+    return CallbackList(callbacks, model=model, deferred=deferred, verbose=verbose, **params)
 
 
 def fit(trainer, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
@@ -139,15 +146,15 @@ def fit(trainer, x=None, y=None, batch_size=None, epochs=1, verbose="auto", call
         raise ValueError(f"validation_split must be a float in [0, 1); received validation_split={validation_split!r}.")
     if isinstance(initial_epoch, bool) or not isinstance(initial_epoch, int) or not 0 <= initial_epoch < epochs:
         raise ValueError(f"initial_epoch must be an int in [0, epochs={epochs}); received initial_epoch={initial_epoch!r}.")
-    if class_weight is not None:
-        if y is None:
-            raise ValueError("class_weight needs in-memory labels y.")
-        sample_weight = class_weights_to_sample_weights(class_weight, y, sample_weight)
+    if class_weight is not None and y is None:
+        raise ValueError("class_weight needs in-memory labels y.")
 
     device = trainer.device
     data = trainer.conform(adapt(x, y, sample_weight, batch_size, shuffle, device))
+    if class_weight is not None:
+        check_class_weight(class_weight, data.y)  # against every label, validation's included
     validation = None
-    if validation_split:
+    if validation_split and validation_data is None:  # Keras: validation_data, when given, wins
         if not isinstance(data, ArrayData):
             raise ValueError("validation_split needs in-memory arrays; pass validation_data for a Dataset or generator.")
         data, validation = data.split(validation_split)
@@ -155,6 +162,10 @@ def fit(trainer, x=None, y=None, batch_size=None, epochs=1, verbose="auto", call
         validation.shuffle = False
     elif validation_data is not None:
         validation = trainer.conform(validation_adapter(validation_data, validation_batch_size or batch_size, device))
+    if class_weight is not None:
+        # Keras: class weights weigh the training samples only; validation_split took its
+        # share of the raw (x, y, sample_weight) above, so val_loss never carries them.
+        data.sample_weight = class_weights_to_sample_weights(class_weight, data.y, data.sample_weight)
     if validation is not None and validation_batch_size is not None and isinstance(validation, ArrayData):
         validation.batch_size = validation_batch_size
     data, validation = strategy.shard(data), strategy.shard(validation)
@@ -168,33 +179,51 @@ def fit(trainer, x=None, y=None, batch_size=None, epochs=1, verbose="auto", call
     progress = trainer.progress
     progress.start(initial_epoch, seed=strategy.shared_seed(int(torch.randint(0, 2**62, (1,)).item())))
     history = next((c for c in callbacks or [] if isinstance(c, History)), None) or History()
-    callback_list = make_callbacks(model, callbacks, verbose, history=history, epochs=epochs, steps=steps)
+    callback_list = make_callbacks(model, callbacks, verbose, history=history, deferred=trainer.deferred, epochs=epochs,
+                                   steps=steps)
     model.stop_training = False
     epoch_logs = {}
-    with trainer.label_checks_done():
-        callback_list.call("on_train_begin", {})
-        start_epoch, start_step, generator_state = progress.take_resume_point() or (initial_epoch, 0, None)
-        stream = None
-        for epoch in range(start_epoch, epochs):
-            resuming = epoch == start_epoch and generator_state is not None
-            progress.begin_epoch(epoch, start_step if resuming else 0, generator_state if resuming else None)
-            stream, returned = train_epoch(trainer, data, steps, steps_per_epoch, callback_list, stream)
-            progress.finish_epoch()
-            epoch_logs = loop_logs(model, returned, reduce=True)
-            if validation is not None and (epoch + 1) % validation_freq == 0:
-                val_logs = run_evaluation(trainer, validation, validation_steps, callback_list)
-                epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
-                epoch_logs = dict(sorted(epoch_logs.items()))
-            callback_list.call("on_epoch_end", epoch, epoch_logs)
-            if model.stop_training:
-                break
-    callback_list.call("on_train_end", epoch_logs)
+    trainer.callbacks = callback_list.callbacks  # the run's callbacks: their states are part of a backup
+    try:
+        with trainer.label_checks_done():
+            callback_list.call("on_train_begin", {})
+            epoch_logs = run_epochs(trainer, data, validation, epochs, initial_epoch, steps, steps_per_epoch,
+                                    validation_steps, validation_freq, callback_list)
+        callback_list.call("on_train_end", epoch_logs)
+    finally:
+        trainer.callbacks, trainer.resumed_within_epoch = None, None
+        trainer.deferred.clear()
     model.eval()
     if trainer.optimizer is not None:
         trainer.optimizer.finalize_variable_values(None)
     model.history = history
     return history
 
+
+def run_epochs(trainer, data, validation, epochs, initial_epoch, steps, steps_per_epoch, validation_steps,
+               validation_freq, callback_list) -> dict:
+    """The epochs of a ``fit``, from where a restored backup resumes (a run restored after
+    its ``stop_training`` was set runs none); returns the last epoch's logs."""
+    model, progress = trainer.model, trainer.progress
+    epoch_logs = {}
+    start_epoch, start_step, generator_state = progress.take_resume_point() or (initial_epoch, 0, None)
+    if model.stop_training:
+        return epoch_logs
+    stream = None
+    for epoch in range(start_epoch, epochs):
+        resuming = epoch == start_epoch and generator_state is not None
+        progress.begin_epoch(epoch, start_step if resuming else 0, generator_state if resuming else None)
+        stream, returned = train_epoch(trainer, data, steps, steps_per_epoch, callback_list, stream)
+        progress.finish_epoch()
+        epoch_logs = loop_logs(model, returned, reduce=True)
+        if validation is not None and (epoch + 1) % validation_freq == 0:
+            val_logs = run_evaluation(trainer, validation, validation_steps, callback_list)
+            epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
+            epoch_logs = dict(sorted(epoch_logs.items()))
+        callback_list.call("on_epoch_end", epoch, epoch_logs)
+        if model.stop_training:
+            break
+    return epoch_logs
 
 def train_epoch(trainer, data, steps, steps_per_epoch, callback_list, stream):
     """One epoch of ``train_step`` calls, from the progress' step (when resuming, the
@@ -204,6 +233,8 @@ def train_epoch(trainer, data, steps, steps_per_epoch, callback_list, stream):
     trainer.begin_loop()
     model.train()
     callback_list.call("on_epoch_begin", progress.epoch, {})
+    if trainer.resumed_within_epoch is not None:  # a backup made inside this epoch: continue from it exactly
+        trainer.restore_within_epoch()
     logs = model.step_logs()
     batch_begin, batch_end = callback_list.has("on_train_batch_begin"), callback_list.has("on_train_batch_end")
     execution = trainer.steps_per_execution
@@ -258,10 +289,11 @@ def run_evaluation(trainer, data, steps, callback_list):
     """One pass of ``test_step`` over ``data``; returns the logs (Python floats)."""
     model = trainer.model
     trainer.begin_loop()
-    model.eval()
+    to_inference_mode(model)
     callback_list.call("on_test_begin", {})
     batch_begin, batch_end = callback_list.has("on_test_batch_begin"), callback_list.has("on_test_batch_end")
     logs = model.step_logs()
+    test_step, moved = model.test_step, already_on_device(trainer, data)
     returned = None
     with torch.no_grad():
         for step, batch in enumerate(data.batches()):
@@ -269,10 +301,9 @@ def run_evaluation(trainer, data, steps, callback_list):
                 break
             if batch_begin:
                 callback_list.call("on_test_batch_begin", step, {})
-            if step == 0:
-                returned = checked_first_step(model.test_step, model, trainer.move(batch))
-            else:
-                returned = model.test_step(trainer.move(batch))
+            if not moved:
+                batch = trainer.move(batch)
+            returned = test_step(batch) if step else checked_first_step(test_step, model, batch)
             if batch_end:
                 callback_list.call("on_test_batch_end", step, step_logs(returned, logs))
     final = loop_logs(model, returned, reduce=True)
@@ -322,23 +353,22 @@ def predict(trainer, x, batch_size=None, verbose="auto", steps=None, callbacks=N
     trainer.strategy.check_batch_size(batch_size)
     device = trainer.device
     data = trainer.strategy.shard(trainer.conform(adapt(x, None, None, batch_size, False, device)))
-    on_device = device.type == "cpu" or isinstance(data, ArrayData)  # in-memory data was moved once
-    move = (lambda batch: batch) if on_device else trainer.move
+    moved = already_on_device(trainer, data)
     callback_list = make_callbacks(model, callbacks, verbose, steps=steps or getattr(data, "steps", None))
-    model.eval()
+    to_inference_mode(model)
     callback_list.call("on_predict_begin", {})
     outputs = []
     batch_begin, batch_end = callback_list.has("on_predict_batch_begin"), callback_list.has("on_predict_batch_end")
+    predict_step = model.predict_step
     with torch.no_grad():
         for step, batch in enumerate(data.batches()):
             if steps is not None and step >= steps:
                 break
             if batch_begin:
                 callback_list.call("on_predict_batch_begin", step, {})
-            if step == 0:
-                outputs.append(checked_first_step(model.predict_step, model, move(batch)))
-            else:
-                outputs.append(model.predict_step(move(batch)))
+            if not moved:
+                batch = trainer.move(batch)
+            outputs.append(predict_step(batch) if step else checked_first_step(predict_step, model, batch))
             if batch_end:
                 callback_list.call("on_predict_batch_end", step, {"outputs": outputs[-1]})
     callback_list.call("on_predict_end", {})
@@ -354,4 +384,24 @@ def concatenate_outputs(outputs):
         return {k: concatenate_outputs([o[k] for o in outputs]) for k in first}
     if isinstance(first, (tuple, list)):
         return type(first)(concatenate_outputs([o[i] for o in outputs]) for i in range(len(first)))
+    if first.device.type == "cpu" and all(o.device == first.device and o.dtype == first.dtype for o in outputs):
+        # On the host already: one concatenation, then one cast (half -> float32). Device batches
+        # are copied one by one below, so the device never holds the outputs twice.
+        joined = torch.cat(outputs).detach()
+        return (joined.float() if joined.dtype in (torch.float16, torch.bfloat16) else joined).numpy()
     return torch.cat([o.detach().to("cpu", torch.float32 if o.dtype in (torch.float16, torch.bfloat16) else o.dtype) for o in outputs]).numpy()
+
+
+def already_on_device(trainer, data) -> bool:
+    """Whether the batches of ``data`` need no move: the run is on the CPU, or the data is in
+    memory (`adapt` moved it to the device once)."""
+    return trainer.device.type == "cpu" or isinstance(data, ArrayData)
+
+
+def to_inference_mode(model) -> None:
+    """``model.eval()``, skipped when no module inside is in training mode and none has its
+    own ``train``: the check is one walk over the modules, setting the mode is a slower one
+    (danlu layers start in inference mode and ``fit`` ends in it)."""
+    train = torch.nn.Module.train
+    if any(module.training or type(module).train is not train for module in model.modules()):
+        model.eval()

@@ -28,8 +28,7 @@ import torch
 
 from danlu import optimizers as optimizers_module
 from danlu._validation import check_positive_int
-from danlu.losses.crossentropy import class_indices, labels_prechecked
-from danlu.trainer import compiled
+from danlu.trainer import compiled, random_state
 from danlu.trainer.checks import input_error
 from danlu.trainer.compile_utils import CompiledLoss, CompiledMetrics, LossTracker
 from danlu.trainer.data import ArrayData, flatten, map_structure, to_device
@@ -72,6 +71,11 @@ class Trainer:
         self.device = self.strategy.choose_device(model, device)
         self.jit_compile = compiled.resolve(jit_compile, model, self.device)
         self.progress = TrainingProgress()
+        #: During ``fit``: its callbacks (in order) and the actions `defer` queued for after
+        #: the current hook; the state of a resumed epoch, restored once it has begun again.
+        self.callbacks = None
+        self.deferred: list = []
+        self.resumed_within_epoch = None
         self.labels_validated = False
         self.prepared = False  # built, bound and resolved on a first batch
         self.logs = None  # the lazy logs of the current loop (see Model.step_logs)
@@ -182,26 +186,24 @@ class Trainer:
             optimizer.build(trainable)
 
     def _check_labels(self, y_pred, data):
-        """Validate every in-memory integer label once (sparse crossentropy), so that a bad
-        label deep in the data fails before training rather than after some updates."""
+        """Validate every in-memory label once (`Loss.check_labels`: the class indices of a
+        sparse crossentropy), so that a bad label deep in the data fails before training
+        rather than after some updates."""
         if not isinstance(data, ArrayData) or self.loss.losses is None or len(self.loss.losses) != 1 or data.y is None:
             return
         loss = self.loss.losses[0]
-        if not getattr(loss, "integer_labels", False) or not hasattr(loss, "fn_kwargs"):
-            return
-        axis = loss.fn_kwargs.get("axis", -1)
-        if not isinstance(y_pred, torch.Tensor) or y_pred.ndim == 0:
+        if not getattr(loss, "integer_labels", False) or not isinstance(y_pred, torch.Tensor) or y_pred.ndim == 0:
             return
         labels = flatten(data.y)
         if len(labels) == 1:
-            class_indices(labels[0].detach().cpu(), y_pred.shape[axis], loss.fn_kwargs.get("ignore_class"), argument="y")
+            loss.check_labels(labels[0], y_pred)
             self.labels_validated = True
 
     def label_checks_done(self):
-        """A context in which per-batch label checks are skipped, when `prepare` has already
-        validated every label of the in-memory data."""
+        """A context in which the loss skips its per-batch label checks (`Loss.labels_checked`),
+        when `prepare` has already validated every label of the in-memory data."""
         validated, self.labels_validated = self.labels_validated, False
-        return labels_prechecked() if validated else contextlib.nullcontext()
+        return self.loss.losses[0].labels_checked() if validated else contextlib.nullcontext()
 
     # --- Steps --------------------------------------------------------------------------------
 
@@ -225,30 +227,98 @@ class Trainer:
     # --- The run's state ----------------------------------------------------------------------
 
     def state_dict(self) -> dict:
-        """Everything a killed run needs to continue exactly: the weights, the optimizer's
-        state, the position (`TrainingProgress.state_dict`) and the random generators."""
-        rng = {"torch": torch.get_rng_state()}
-        if torch.cuda.is_available() and torch.cuda.is_initialized():
-            rng["cuda"] = list(torch.cuda.get_rng_state_all())
+        """Everything a killed run needs to continue exactly (`BackupAndRestore` writes it):
+
+        - ``model``, ``optimizer``: the weights and buffers; the optimizer's slots,
+          iterations, schedule position, EMA, accumulators and loss scale;
+        - ``progress``: the epoch, the step within it and the epoch's shuffling order
+          (`TrainingProgress.state_dict`), and ``stop_training``;
+        - ``rng``: torch's CPU and CUDA generators, numpy's global one, Python's ``random``
+          (`danlu.trainer.random_state`);
+        - ``metrics``: the accumulators of the partly done epoch, by position and name;
+        - ``callbacks``: during ``fit``, the ``get_state()`` of every callback of the run that
+          has one (History so far, EarlyStopping, ReduceLROnPlateau, ModelCheckpoint, ...),
+          keyed by class."""
         strategy = self.strategy
         return {
             "model": dict(strategy.model_state_dict(self.model)),
             "optimizer": None if self.optimizer is None else strategy.optimizer_state_dict(self.optimizer),
             "progress": self.progress.state_dict(),
-            "rng": rng,
+            "stop_training": bool(getattr(self.model, "stop_training", False)),
+            "rng": random_state.capture(),
+            "metrics": {key: metric.state_dict() for key, metric in self._stateful_metrics().items()},
+            "callbacks": self._callback_states(),
         }
 
     def load_state_dict(self, state: dict) -> None:
-        """Restore a `state_dict` and declare its position as where training resumes."""
+        """Restore a `state_dict` and declare its position as where training resumes. A
+        position inside an epoch is restored again once that epoch has begun (after its
+        metrics reset and its ``on_epoch_begin`` callbacks): see `restore_within_epoch`."""
+        self._apply_state(state)
+        self.model.stop_training = bool(state.get("stop_training", False))
+        self.progress.resume_from(state["progress"])
+        self.resumed_within_epoch = state if int(state["progress"]["step"]) > 0 else None
+
+    def restore_within_epoch(self) -> None:
+        """The epoch a backup was made in has begun again: put back what its start reset
+        (metrics, callback states, generators, anything ``on_epoch_begin`` changed), so the
+        epoch continues exactly as the interrupted one would have."""
+        state, self.resumed_within_epoch = self.resumed_within_epoch, None
+        if state is not None:
+            self._apply_state(state)
+
+    def _apply_state(self, state: dict) -> None:
         self.strategy.load_model_state_dict(self.model, state["model"])
         if self.optimizer is not None and state.get("optimizer") is not None:
             self.bind_optimizer()
             self.strategy.load_optimizer_state_dict(self.optimizer, state["optimizer"])
-        torch.set_rng_state(state["rng"]["torch"])
-        if "cuda" in state["rng"] and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(state["rng"]["cuda"])
-        self.progress.resume_from(state["progress"])
+        metrics = state.get("metrics") or {}
+        for key, metric in self._stateful_metrics().items():
+            if key in metrics:
+                metric.load_state_dict(metrics[key])
+        for key, callback in self._stateful_callbacks().items():
+            if key in (state.get("callbacks") or {}):
+                callback.set_state(state["callbacks"][key])
+        random_state.restore(state["rng"])
 
+    def _stateful_metrics(self) -> dict:
+        """``{"<position>:<name>": metric}`` for the model's metrics with a state dict."""
+        metrics = self.model.metrics
+        return {f"{i}:{m.name}": m for i, m in enumerate(metrics) if hasattr(m, "state_dict") and hasattr(m, "load_state_dict")}
+
+    # --- Callbacks of the running fit ---------------------------------------------------------
+
+    def defer(self, action) -> None:
+        """Run ``action()`` once every callback has handled the hook being called (during
+        ``fit``; at once otherwise): a backup then holds what all of them did, and a restore
+        comes after all of their ``on_train_begin``."""
+        if self.callbacks is None:
+            action()
+        else:
+            self.deferred.append(action)
+
+    def _stateful_callbacks(self) -> dict:
+        """``{"<class name>[#n]": callback}`` for the running fit's callbacks that define
+        ``get_state`` / ``set_state`` (``#2``, ``#3``, ... for further callbacks of a class), so
+        a restart with a callback added or removed still matches the others."""
+        if self.callbacks is None:
+            return {}
+        found = {}
+        for callback in self.callbacks:
+            if getattr(callback, "get_state", None) is not None and getattr(callback, "set_state", None) is not None:
+                name, count = type(callback).__name__, 1
+                while (key := name if count == 1 else f"{name}#{count}") in found:
+                    count += 1
+                found[key] = callback
+        return found
+
+    def _callback_states(self) -> dict:
+        states = {}
+        for key, callback in self._stateful_callbacks().items():
+            value = callback.get_state()
+            if value is not None:
+                states[key] = value
+        return states
 
 def _needs_loss_scaling(model, optimizer) -> bool:
     """A ``"mixed_float16"`` model whose optimizer does not scale the loss already."""
