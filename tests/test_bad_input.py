@@ -126,3 +126,43 @@ def test_nan_predictions_give_a_nan_loss_not_a_crash():
     for loss in (losses.BinaryCrossentropy(), losses.BinaryCrossentropy(reduction="none"), losses.MeanSquaredError()):
         value = loss(torch.ones(2, 3) * 0.5, torch.full((2, 3), math.nan))
         assert torch.isnan(value).all()
+
+
+# --- compile and fit: the cases, each refused before anything changes ------------------
+
+
+def _small_model():
+    import danlu
+
+    torch.manual_seed(0)
+    return danlu.Sequential([layers.Input((3,)), layers.Dense(2)])
+
+
+@pytest.mark.parametrize("kwargs, error, words", [
+    ({"loss": "mse", "metrics": 42}, TypeError, "metrics=42"),
+    ({"loss": "mse", "metrics": "accuracy"}, TypeError, "must be a list"),
+    ({"loss": "mse", "metrics": ["acc", 42]}, TypeError, "metrics: Could not interpret metric identifier 42"),
+    ({"loss": "mse", "weighted_metrics": [object()]}, TypeError, "weighted_metrics"),
+    ({"loss": 3}, TypeError, "loss: Could not interpret loss identifier 3"),
+    ({"loss": "mse", "metrics": ["accuracyy"]}, ValueError, 'Did you mean "accuracy"'),
+])
+def test_compile_refuses_wrong_metrics_and_losses_at_once(kwargs, error, words):
+    with pytest.raises(error, match=words.replace("(", r"\(").replace(")", r"\)")):
+        _small_model().compile(optimizer="sgd", **kwargs)
+
+
+@pytest.mark.parametrize("x, y, words", [
+    ("hello", np.zeros(8), "received the string 'hello'"),
+    (np.zeros((8, 3), "float32"), None, "no targets: pass y"),
+    ({"a": np.zeros((8, 3), "float32")}, np.zeros(8), "a dict with keys \\['a'\\]"),
+    (np.zeros((8, 3), "float32"), np.zeros(5), "8.*5|5.*8"),
+])
+def test_fit_refuses_wrong_data_before_any_weight_changes_and_works_afterwards(x, y, words):
+    model = _small_model()
+    model.compile(optimizer="sgd", loss="mse")
+    before = [w.copy() for w in model.get_weights()]
+    with pytest.raises((TypeError, ValueError), match=words):
+        model.fit(x, y, epochs=1, verbose=0)
+    assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+    model.fit(np.ones((8, 3), "float32"), np.ones((8, 2), "float32"), epochs=1, verbose=0)  # still works
+    assert not all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))

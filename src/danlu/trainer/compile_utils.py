@@ -82,9 +82,12 @@ class CompiledLoss:
         self.spec, self.loss_weights_spec = loss, loss_weights
         self.losses = None
         self.trackers = []
-        for identifier in _leaves(loss):  # unknown names fail at compile, not mid-fit
-            if isinstance(identifier, str):
-                losses_module.get(identifier)
+        for identifier in _leaves(loss):  # unknown names and wrong types fail at compile, not mid-fit
+            if isinstance(identifier, str) or not (isinstance(identifier, dict) or callable(identifier)):
+                try:
+                    losses_module.get(identifier)
+                except (TypeError, ValueError) as error:
+                    raise type(error)(f"loss: {error}") from None
         if loss_weights is not None and not isinstance(loss_weights, (int, float, list, tuple, dict)) or isinstance(loss_weights, bool):
             raise TypeError(f"loss_weights must be a float, a list or a dict per output; received loss_weights={loss_weights!r}.")
 
@@ -166,10 +169,19 @@ class CompiledMetrics:
     def __init__(self, metrics=None, weighted_metrics=None):
         self.spec, self.weighted_spec = metrics, weighted_metrics
         self.entries = None  # [(output index, metric, weighted)]
-        for spec in (metrics, weighted_metrics):  # unknown names fail at compile, not mid-fit
+        for argument, spec in (("metrics", metrics), ("weighted_metrics", weighted_metrics)):
+            # wrong structures, wrong types and unknown names fail at compile, not mid-fit
+            if spec is not None and not isinstance(spec, (list, tuple, dict)):
+                raise TypeError(f"{argument} must be a list of metrics (or a dict of lists per output); "
+                                f"received {argument}={spec!r} of type {type(spec).__name__}.")
             for identifier in _leaves(spec):
-                if isinstance(identifier, str) and identifier.lower() not in metrics_module.SHAPE_DEPENDENT:
-                    metrics_module.get(identifier)
+                if isinstance(identifier, str) and identifier.lower() in metrics_module.SHAPE_DEPENDENT:
+                    continue
+                if isinstance(identifier, str) or not (isinstance(identifier, dict) or callable(identifier)):
+                    try:
+                        metrics_module.get(identifier)
+                    except (TypeError, ValueError) as error:
+                        raise type(error)(f"{argument}: {error}") from None
 
     def _per_output(self, spec, names):
         if spec is None:
