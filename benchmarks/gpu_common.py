@@ -109,3 +109,21 @@ def compare(name, unit_name, units_per_sample, danlu_model, reference, x, y, bat
     verdict = "within" if a / b <= BUDGET else "OVER"
     print(f"ratio fit / loop: {a / b:.3f} ({verdict} the {BUDGET:.2f}x budget)")
     return a / b
+
+
+def fit_against_loop(name, unit_name, units_per_sample, module, optimizer_class, optimizer_kwargs, x, y, args, device):
+    """Build danlu's side (``danlu.Model(module())`` compiled under ``mixed_bfloat16``,
+    sparse crossentropy from logits) and the hand-written loop on a second ``module()``,
+    each with ``optimizer_class(**optimizer_kwargs)``, then `compare` them."""
+    import danlu
+    from danlu import losses, mixed_precision
+
+    mixed_precision.set_global_policy("mixed_bfloat16")
+    model = danlu.Model(module())
+    model.compile(optimizer=optimizer_class(**optimizer_kwargs), loss=losses.SparseCategoricalCrossentropy(from_logits=True),
+                  jit_compile=not args.no_compile, device=device)
+    mixed_precision.set_global_policy("float32")
+    reference_module = module()
+    reference = HandWritten(reference_module, optimizer_class(reference_module.parameters(), **optimizer_kwargs), x, y,
+                            args.batch, device, compile_step=not args.no_compile)
+    compare(name, unit_name, units_per_sample, model, reference, x, y, args.batch, args.steps, args.repeats, device)

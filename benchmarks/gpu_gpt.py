@@ -23,8 +23,7 @@ from torch.nn import functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import gpu_common
 
-import danlu
-from danlu import losses, mixed_precision, optimizers
+from danlu import optimizers
 
 
 class Block(nn.Module):
@@ -74,16 +73,7 @@ def main():
         return GPT(**shape).to(device)
 
     adamw = {"learning_rate": 3e-4, "weight_decay": 0.1, "beta_2": 0.95}
-    mixed_precision.set_global_policy("mixed_bfloat16")
-    model = danlu.Model(module())
-    model.compile(optimizer=optimizers.AdamW(**adamw), loss=losses.SparseCategoricalCrossentropy(from_logits=True),
-                  jit_compile=not args.no_compile, device=device)
-    mixed_precision.set_global_policy("float32")
-    reference_module = module()
-    reference = gpu_common.HandWritten(reference_module, optimizers.AdamW(reference_module.parameters(), **adamw), x, y,
-                                       args.batch, device, compile_step=not args.no_compile)
-    gpu_common.compare("GPT-style transformer", "tokens", context, model, reference, x, y, args.batch, args.steps,
-                       args.repeats, device)
+    gpu_common.fit_against_loop("GPT-style transformer", "tokens", context, module, optimizers.AdamW, adamw, x, y, args, device)
 
 
 if __name__ == "__main__":

@@ -20,8 +20,7 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import gpu_common
 
-import danlu
-from danlu import losses, mixed_precision, optimizers
+from danlu import optimizers
 
 
 class Block(nn.Module):
@@ -73,16 +72,7 @@ def main():
         return ResNet(size).to(device, memory_format=torch.channels_last)
 
     sgd = {"learning_rate": 0.05, "momentum": 0.9, "nesterov": True}
-    mixed_precision.set_global_policy("mixed_bfloat16")
-    model = danlu.Model(module())
-    model.compile(optimizer=optimizers.SGD(**sgd), loss=losses.SparseCategoricalCrossentropy(from_logits=True),
-                  jit_compile=not args.no_compile, device=device)
-    mixed_precision.set_global_policy("float32")
-    reference_module = module()
-    reference = gpu_common.HandWritten(reference_module, optimizers.SGD(reference_module.parameters(), **sgd), x, y,
-                                       args.batch, device, compile_step=not args.no_compile)
-    gpu_common.compare("ResNet-18-style CNN, 32x32 images", "images", 1, model, reference, x, y, args.batch, args.steps,
-                       args.repeats, device)
+    gpu_common.fit_against_loop("ResNet-18-style CNN, 32x32 images", "images", 1, module, optimizers.SGD, sgd, x, y, args, device)
 
 
 if __name__ == "__main__":
