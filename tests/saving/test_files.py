@@ -77,3 +77,19 @@ def test_danlu_0_1_weight_files_still_load(tmp_path):
     save_file({"w": torch.ones(2)}, tmp_path / "old.safetensors", metadata={"format": "danlu"})
     _, tensors = files.read(tmp_path / "old.safetensors", files.WEIGHTS)
     assert torch.equal(tensors["w"], torch.ones(2))
+
+
+@pytest.mark.parametrize("first_byte", [0x80, ord("P")])
+def test_a_header_length_starting_with_another_formats_magic_byte_is_still_safetensors(tmp_path, first_byte):
+    # The 8-byte header length of a danlu file can begin with pickle's 0x80 or zip's "P" (the
+    # length is a multiple of 8, so HDF5's 0x89 cannot occur): the content check must
+    # recognise the safetensors header first.
+    path = tmp_path / "weights.safetensors"
+    for pad in range(1024):
+        files.write(path, {"w": torch.zeros(3)}, {"pad": "x" * pad}, files.WEIGHTS)
+        if path.read_bytes()[0] == first_byte:
+            break
+    else:
+        pytest.fail(f"no header length starts with {first_byte:#x}")
+    description, tensors = files.read(path, files.WEIGHTS)
+    assert len(description["pad"]) == pad and torch.equal(tensors["w"], torch.zeros(3))

@@ -84,10 +84,14 @@ def _safetensors_header(path) -> dict:
         head = file.read(8)
         if len(head) < 8:
             raise FileFormatError(f"{path!r} is truncated ({size} bytes): not even a file header.")
-        foreign = _foreign(path, head)
+        (length,) = struct.unpack("<Q", head)
+        # A safetensors header (a length, then JSON) is recognised before any other format:
+        # its length's first byte may well be a pickle's or a zip's magic byte.
+        looks_like_safetensors = length <= _MAX_HEADER and file.read(1) == b"{"
+        file.seek(8)
+        foreign = None if looks_like_safetensors else _foreign(path, head)
         if foreign is not None:
             raise FileFormatError(foreign)
-        (length,) = struct.unpack("<Q", head)
         if length > _MAX_HEADER:
             raise FileFormatError(f"{path!r} is not a danlu file (it does not start with a safetensors header).")
         if 8 + length > size:
