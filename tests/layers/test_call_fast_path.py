@@ -4,6 +4,8 @@ full path does: the training mode (``training=`` and the module's mode), masks i
 
 import pytest
 import torch
+import torch.nn.utils.parametrize
+import torch.nn.utils.prune
 
 import danlu
 from danlu import layers
@@ -151,3 +153,110 @@ def test_symbolic_calls_and_unbuilt_layers_take_the_full_path():
     fresh = layers.Dense(4)
     assert not fresh.built
     assert fresh(torch.ones(2, 3)).shape == (2, 4) and fresh.built
+
+
+# --- The fast path calls `forward` directly unless torch's dispatch is asked for -----------------
+
+
+def test_hooks_registered_after_build_still_run_on_the_fast_path():
+    dense = built(layers.Dense(3))
+    seen = []
+    dense.register_forward_pre_hook(lambda module, args: seen.append("pre"))
+    dense.register_forward_hook(lambda module, args, output: output * 0.0)  # a hook may replace the output
+    out = dense(torch.ones(2, 3))
+    assert seen == ["pre"] and torch.equal(out, torch.zeros(2, 3))
+    other = built(layers.Dense(2))
+    handle = torch.nn.modules.module.register_module_forward_hook(lambda module, args, output: seen.append("global"))
+    try:
+        other(torch.ones(2, 3))
+    finally:
+        handle.remove()
+    assert seen[-1] == "global"
+
+
+def test_a_compiled_module_call_goes_through_torch():
+    dense = built(layers.Dense(2))
+    calls = []
+    dense._compiled_call_impl = lambda *args, **kwargs: calls.append(args) or torch.zeros(1)  # what module.compile() sets
+    assert torch.equal(dense(torch.ones(2, 3)), torch.zeros(1)) and len(calls) == 1
+
+
+# --- Dense: the parameter table read directly, the identity activation skipped -----------------
+
+
+def test_dense_outputs_are_the_kernels_outputs_bit_for_bit():
+    x = torch.randn(5, 3)
+    plain = built(layers.Dense(4))
+    assert torch.equal(plain(x), torch.nn.functional.linear(x, plain.weight, plain.bias))
+    relu = built(layers.Dense(4, activation="relu"))
+    assert torch.equal(relu(x), torch.relu(torch.nn.functional.linear(x, relu.weight, relu.bias)))
+    no_bias = built(layers.Dense(4, use_bias=False, activation=lambda t: t * 2))
+    assert torch.equal(no_bias(x), torch.nn.functional.linear(x, no_bias.weight) * 2)
+
+
+def test_dense_follows_a_reassigned_activation_and_a_reassigned_weight():
+    x = torch.randn(5, 3)
+    dense = built(layers.Dense(4))
+    dense.activation = danlu.activations.get("sigmoid")
+    assert torch.equal(dense(x), torch.sigmoid(torch.nn.functional.linear(x, dense.weight, dense.bias)))
+    dense.weight = torch.nn.Parameter(torch.ones(4, 3))
+    assert torch.equal(dense(x), torch.sigmoid(x.sum(-1, keepdim=True).expand(5, 4) + dense.bias))
+
+
+def test_dense_with_a_pruned_or_parametrized_weight_uses_it():
+    x = torch.randn(5, 3)
+    pruned = built(layers.Dense(4))
+    torch.nn.utils.prune.l1_unstructured(pruned, "weight", amount=0.5)
+    assert "weight" not in pruned._parameters
+    assert torch.equal(pruned(x), torch.nn.functional.linear(x, pruned.weight, pruned.bias))
+    assert (pruned.weight == 0).sum() == 6
+
+    class Doubled(torch.nn.Module):
+        def forward(self, weight):
+            return weight * 2
+
+    parametrized = built(layers.Dense(4))
+    original = parametrized.weight.detach().clone()
+    torch.nn.utils.parametrize.register_parametrization(parametrized, "weight", Doubled())
+    assert torch.equal(parametrized(x), torch.nn.functional.linear(x, original * 2, parametrized.bias))
+
+
+# --- Model.metrics reads the layers from the `_layers` cache -------------------------------------
+
+
+def compiled_mlp():
+    model = danlu.Sequential([layers.Dense(4), layers.Dense(2)])
+    model.compile(optimizer="sgd", loss="mse", metrics=["mae"])
+    model.fit(torch.randn(8, 3), torch.randn(8, 2), epochs=1, verbose=0)
+    return model
+
+
+def test_metrics_assigned_after_compile_show_in_model_metrics():
+    model = compiled_mlp()
+    names = [m.name for m in model.metrics]
+    assert names == ["loss", "mae"]
+    model.tracker = danlu.metrics.Mean(name="tracker")
+    model.layers[1].inner_tracker = danlu.metrics.Mean(name="inner_tracker")
+    assert [m.name for m in model.metrics] == [*names, "tracker", "inner_tracker"]
+
+
+def test_metrics_of_a_layer_added_later_show_once_the_layer_cache_is_renewed():
+    model = compiled_mlp()
+    extra = layers.Dense(2)
+    extra.tracker = danlu.metrics.Mean(name="extra_tracker")
+    model.add(extra)  # Sequential.add renews the layer cache
+    assert model.metrics[-1] is extra.tracker
+    model.pop()
+    assert all(m is not extra.tracker for m in model.metrics)
+
+
+def test_an_overridden_metrics_property_still_wins():
+    class Own(danlu.Sequential):
+        @property
+        def metrics(self):
+            return [self.tracker]
+
+    model = Own([layers.Dense(1)])
+    model.tracker = danlu.metrics.Mean(name="mine")
+    model.compile(optimizer="sgd", loss="mse")
+    assert model.metrics == [model.tracker] and model.metrics_names == ["mine"]

@@ -35,6 +35,7 @@ import torch
 from danlu import constraints, initializers, mixed_precision, regularizers
 from danlu._dtypes import standardize_dtype
 from danlu._identifiers import snake_case, unique_name
+from danlu._modules import nothing_hooked
 from danlu._variables import Variable
 from danlu.layers import symbolic
 
@@ -298,11 +299,14 @@ class Layer(torch.nn.Module):
             and not self.dtype_policy.changes_computation and mixed_precision.REGION.dtype is None
             and not (cls.input_dtype_kind == "float" and args[0].dtype in _HALF)
         ):
+            # torch's own dispatch (hooks, module.compile(), jit tracing) only when something
+            # asks for it: else `forward` directly, as `Module.__call__` would reach it.
+            call = self.forward if nothing_hooked(self) else functools.partial(torch.nn.Module.__call__, self)
             _CallState.depth += 1
             try:
                 if cls._call_takes_training:
-                    return torch.nn.Module.__call__(self, *args, training=self.training)
-                return torch.nn.Module.__call__(self, *args)
+                    return call(*args, training=self.training)
+                return call(*args)
             finally:
                 _CallState.depth -= 1
         if args and symbolic.is_symbolic(args[0]):

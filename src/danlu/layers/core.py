@@ -63,7 +63,18 @@ class Dense(KernelLayer):
         return self.weight.T
 
     def call(self, inputs):
-        return self.activation(F.linear(inputs, self.weight, self.bias))
+        # The weights read from the parameter table: ``self.weight`` reaches it only after a
+        # failed attribute lookup (~0.5 us each). A weight taken out of the table (pruning,
+        # weight norm, parametrizations) is read the ordinary way.
+        parameters = self._parameters
+        weight, bias = parameters.get("weight"), parameters.get("bias")
+        if weight is None:
+            weight = self.weight
+        if bias is None:
+            bias = self.bias
+        outputs = F.linear(inputs, weight, bias)
+        activation = self.activation
+        return outputs if activation is activations.linear else activation(outputs)
 
     def compute_output_shape(self, input_shape):
         return (*tuple(input_shape)[:-1], self.units)

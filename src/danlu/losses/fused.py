@@ -35,22 +35,27 @@ class Declaration:
     - ``labels``: ``"integers"`` (``y_true`` keeps an integer dtype) or ``"class_indices"``
       (integers in ``[0, num_classes)``, validated; the function then takes
       ``validate_labels=False`` to skip the check for labels already validated);
-    - ``mask(y_true, y_pred, values, **kwargs)``: the values that count (Keras' mask).
+    - ``mask(y_true, y_pred, values, **kwargs)``: the values that count (Keras' mask);
+    - ``kernel(reduction, **kwargs)``: ``fused`` specialised once to one configuration, a
+      function ``(y_true, y_pred) -> loss`` (or ``None`` when nothing is gained for that
+      configuration); it takes the inputs ``fused`` takes, gives its results bit for bit,
+      and may hand inputs outside its case to ``fused`` itself.
     """
 
     fused: Callable | None = None
     labels: str | None = None
     mask: Callable | None = None
+    kernel: Callable | None = None
 
 
 NOTHING_DECLARED = Declaration()
 
 
-def loss_function(fused=None, labels=None, mask=None):
+def loss_function(fused=None, labels=None, mask=None, kernel=None):
     """Decorator: attach a `Declaration` to a per-sample loss function."""
 
     def declare(fn):
-        fn._danlu_loss = Declaration(fused, labels, mask)
+        fn._danlu_loss = Declaration(fused, labels, mask, kernel)
         return fn
 
     return declare
@@ -59,6 +64,36 @@ def loss_function(fused=None, labels=None, mask=None):
 def declaration(fn) -> Declaration:
     """What ``fn`` declared with `loss_function` (nothing, for any other callable)."""
     return getattr(fn, "_danlu_loss", NOTHING_DECLARED)
+
+
+def common_case_kernel(fn, reduction, kwargs, labels_prechecked=False):
+    """The function ``(y_true, y_pred) -> loss`` that `Loss` resolves once for its common
+    case (no ``sample_weight``, tensors on one device in the loss's dtype): ``fn``'s declared
+    ``kernel`` for this configuration, else its ``fused`` form with the arguments bound
+    (``validate_labels=False`` added for class indices already checked), or ``None`` when
+    ``fn`` declares no fused form.
+
+    ``kwargs`` is the live ``fn_kwargs`` mapping: a copy is bound, and the kernel returns
+    ``None`` (the general path, which reads the live mapping) once it is changed in place."""
+    declared = declaration(fn)
+    form = declared.fused
+    if form is None:
+        return None
+    snapshot = dict(kwargs)
+    bound = dict(snapshot)
+    if labels_prechecked and declared.labels == "class_indices":
+        bound["validate_labels"] = False
+    specialised = declared.kernel(reduction, **bound) if declared.kernel is not None else None
+    if specialised is None:
+        def specialised(y_true, y_pred):
+            return form(y_true, y_pred, reduction, **bound)
+
+    def kernel(y_true, y_pred):
+        if kwargs != snapshot:  # changed in place since it was resolved: the general path
+            return None
+        return specialised(y_true, y_pred)
+
+    return kernel
 
 
 def mean_over_axis(kernel, y_true, y_pred, reduction, axis=-1, **kernel_kwargs):

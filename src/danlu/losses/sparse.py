@@ -69,12 +69,36 @@ def fused_sparse_crossentropy(
         raise
 
 
+def sparse_crossentropy_kernel(reduction, from_logits=False, ignore_class=None, axis=-1, validate_labels=True):
+    """`fused_sparse_crossentropy` for one configuration without ``ignore_class``, classes on
+    the last axis: ``(batch, classes)`` scores with ``(batch,)`` ``int64`` labels go straight
+    to the kernel `crossentropy_of_indices` would call (the same call, the same numbers);
+    other inputs take `fused_sparse_crossentropy`."""
+    if ignore_class is not None or axis not in (-1, 1):
+        return None
+
+    def kernel(y_true, y_pred):
+        if y_pred.ndim != 2 or y_true.dtype is not torch.int64 or y_true.ndim != 1 or y_true.shape[0] != y_pred.shape[0]:
+            return fused_sparse_crossentropy(y_true, y_pred, reduction, from_logits, None, axis, validate_labels)
+        try:
+            if from_logits:
+                return F.cross_entropy(y_pred, y_true, ignore_index=NOTHING_IGNORED, reduction=reduction)
+            return F.nll_loss(clipped_probabilities(y_pred, 1).log(), y_true, ignore_index=NOTHING_IGNORED, reduction=reduction)
+        except IndexError:  # PyTorch's "Target 7 is out of bounds."
+            check_class_indices(y_true, y_pred.shape[1], None)
+            raise
+
+    return kernel
+
+
 def ignored_positions(y_true, y_pred, values, ignore_class=None, **_):
     """Keras' mask: the positions whose label is not ``ignore_class``."""
     return None if ignore_class is None else (y_true != ignore_class).reshape(values.shape)
 
 
-@loss_function(fused=fused_sparse_crossentropy, labels="class_indices", mask=ignored_positions)
+@loss_function(
+    fused=fused_sparse_crossentropy, labels="class_indices", mask=ignored_positions, kernel=sparse_crossentropy_kernel
+)
 def sparse_categorical_crossentropy(
     y_true, y_pred, from_logits=False, ignore_class=None, axis=-1, *, validate_labels=True
 ):

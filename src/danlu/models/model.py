@@ -196,7 +196,11 @@ class Model(Layer):
         each output's loss (several outputs), then metrics assigned as attributes of the
         model or its layers. Override it to log your own trackers (they are reset each epoch)."""
         compiled = [] if self._trainer is None else self._trainer.metrics
-        own = [m for layer in self.modules() if isinstance(layer, Layer) for m in layer.__dict__.get("_tracked_metrics", ())]
+        # The layers from `_layers`' cache (no module walk per read); their metrics are read
+        # live, so one assigned after compile shows at once.
+        own = [m for layer in self._layers() for m in layer.__dict__.get("_tracked_metrics", ())]
+        if not own:
+            return compiled
         return compiled + [m for m in own if all(m is not c for c in compiled)]
 
     @property
