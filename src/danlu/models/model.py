@@ -265,7 +265,7 @@ class Model(Layer):
         metric name to its value, read from the device only when looked up."""
         trainer = self._trainer
         if y is not None and trainer is not None:
-            detached = y_pred.detach() if isinstance(y_pred, torch.Tensor) else y_pred
+            detached = y_pred.detach() if isinstance(y_pred, torch.Tensor) and y_pred.requires_grad else y_pred
             trainer.compiled_metrics.update(y, detached, sample_weight)
         return self.step_logs()
 
@@ -429,6 +429,8 @@ def _num_samples(x) -> int:
 
 
 def _batch_size(x) -> int:
+    if type(x) is torch.Tensor and x.ndim:
+        return x.shape[0]
     if isinstance(x, torch.Tensor):
         return int(x.shape[0]) if x.ndim else 1
     leaves = flatten(x)

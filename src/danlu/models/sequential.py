@@ -92,6 +92,8 @@ class Sequential(Model):
         return {"layers": layers, "name": self.name}
 
     def call(self, inputs):
-        for layer in self.layers:
+        # The ModuleList from the module table: ``self.layers`` reaches it only after a
+        # failed attribute lookup (~0.5 us a call).
+        for layer in self._modules["layers"]._modules.values():
             inputs = layer(inputs)
         return inputs
