@@ -11,6 +11,7 @@ import torch
 
 from danlu._identifiers import unknown_identifier_error
 from danlu._validation import check_positive_int
+from danlu.utils._loader import make_loader
 
 LABEL_MODES = ("int", "categorical", "binary")
 SUBSETS = ("training", "validation", "both")
@@ -170,3 +171,26 @@ def encode_labels(labels, label_mode, num_classes) -> torch.Tensor | None:
             f"received labels from {int(tensor.min())} to {int(tensor.max())}."
         )
     return torch.nn.functional.one_hot(tensor, num_classes).to(torch.float32)
+
+
+def subset_loaders(directory, paths, labels, label_mode, class_names, validation_split, subset, shuffle, seed,
+                   batch_size, verbose, missing, make_dataset):
+    """The DataLoader of ``subset`` (``"training"``, ``"validation"``, None: every file), or
+    both as a pair for ``subset="both"``, over the indexed ``paths`` / ``labels``;
+    ``make_dataset(paths, encoded_labels)`` makes each Dataset, ``missing`` completes the
+    message when a subset has no file (``"images ... Allowed formats: ..."``)."""
+    if label_mode == "binary" and len(class_names) != 2:
+        raise ValueError(f"label_mode='binary' needs exactly 2 classes; received class_names={class_names}.")
+    num_classes = len(class_names) if class_names else 0
+
+    def loader(subset_name, shuffled):
+        part_paths, part_labels = training_or_validation(paths, labels, validation_split, subset_name, verbose)
+        if not part_paths:
+            where = f"{subset_name} " if validation_split else ""
+            raise ValueError(f"No {where}{missing.format(directory=directory)}")
+        dataset = make_dataset(part_paths, encode_labels(part_labels, label_mode, num_classes))
+        return make_loader(dataset, batch_size, shuffled, seed, class_names=class_names, file_paths=part_paths)
+
+    if subset == "both":
+        return loader("training", shuffle), loader("validation", False)
+    return loader(subset, shuffle)

@@ -11,7 +11,6 @@ from torch.utils.data import Dataset
 
 from danlu._identifiers import unknown_identifier_error
 from danlu.utils import _directory
-from danlu.utils._loader import make_loader
 
 ALLOWED_FORMATS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
 COLOR_MODES = {"grayscale": 1, "rgb": 3, "rgba": 4}
@@ -90,25 +89,15 @@ def image_dataset_from_directory(
     paths, labels, class_names = _directory.index_directory(
         directory, labels, ALLOWED_FORMATS, class_names, shuffle, seed, follow_links, verbose
     )
-    if label_mode == "binary" and len(class_names) != 2:
-        raise ValueError(f"label_mode='binary' needs exactly 2 classes; received class_names={class_names}.")
     options = dict(
         num_channels=COLOR_MODES[color_mode], image_size=image_size, interpolation=interpolation,
         crop_to_aspect_ratio=crop_to_aspect_ratio, pad_to_aspect_ratio=pad_to_aspect_ratio, data_format=data_format,
     )
-    num_classes = len(class_names) if class_names else 0
-
-    def loader(subset_name, shuffled):
-        part_paths, part_labels = _directory.training_or_validation(paths, labels, validation_split, subset_name, verbose)
-        if not part_paths:
-            where = f"{subset_name} " if validation_split else ""
-            raise ValueError(f"No {where}images found in directory {directory!r}. Allowed formats: {ALLOWED_FORMATS}.")
-        dataset = ImageFiles(part_paths, _directory.encode_labels(part_labels, label_mode, num_classes), **options)
-        return make_loader(dataset, batch_size, shuffled, seed, class_names=class_names, file_paths=part_paths)
-
-    if subset == "both":
-        return loader("training", shuffle), loader("validation", False)
-    return loader(subset, shuffle)
+    return _directory.subset_loaders(
+        directory, paths, labels, label_mode, class_names, validation_split, subset, shuffle, seed, batch_size, verbose,
+        f"images found in directory {{directory!r}}. Allowed formats: {ALLOWED_FORMATS}.",
+        lambda part_paths, encoded: ImageFiles(part_paths, encoded, **options),
+    )
 
 
 class ImageFiles(Dataset):

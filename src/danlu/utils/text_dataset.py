@@ -8,7 +8,6 @@ from torch.utils.data import Dataset
 
 from danlu._validation import check_int
 from danlu.utils import _directory
-from danlu.utils._loader import make_loader
 
 
 def text_dataset_from_directory(
@@ -49,21 +48,11 @@ def text_dataset_from_directory(
     paths, labels, class_names = _directory.index_directory(
         directory, labels, (".txt",), class_names, shuffle, seed, follow_links, verbose
     )
-    if label_mode == "binary" and len(class_names) != 2:
-        raise ValueError(f"label_mode='binary' needs exactly 2 classes; received class_names={class_names}.")
-    num_classes = len(class_names) if class_names else 0
-
-    def loader(subset_name, shuffled):
-        part_paths, part_labels = _directory.training_or_validation(paths, labels, validation_split, subset_name, verbose)
-        if not part_paths:
-            where = f"{subset_name} " if validation_split else ""
-            raise ValueError(f"No {where}text files found in directory {directory!r}. Allowed format: .txt.")
-        dataset = TextFiles(part_paths, _directory.encode_labels(part_labels, label_mode, num_classes), max_length)
-        return make_loader(dataset, batch_size, shuffled, seed, class_names=class_names, file_paths=part_paths)
-
-    if subset == "both":
-        return loader("training", shuffle), loader("validation", False)
-    return loader(subset, shuffle)
+    return _directory.subset_loaders(
+        directory, paths, labels, label_mode, class_names, validation_split, subset, shuffle, seed, batch_size, verbose,
+        "text files found in directory {directory!r}. Allowed format: .txt.",
+        lambda part_paths, encoded: TextFiles(part_paths, encoded, max_length),
+    )
 
 
 class TextFiles(Dataset):
