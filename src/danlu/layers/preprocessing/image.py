@@ -52,7 +52,27 @@ class Rescaling(PreprocessingLayer):
         return config
 
 
-class Resizing(PreprocessingLayer):
+class _ImageSizeLayer(PreprocessingLayer):
+    """A layer whose outputs are images of ``(height, width)`` in ``data_format`` (checked
+    here: positive ints, ``"channels_first"`` / ``"channels_last"``)."""
+
+    def __init__(self, height, width, data_format=None, **kwargs):
+        check_positive_int("height", height)
+        check_positive_int("width", width)
+        self.height, self.width = height, width
+        self.data_format = ops.check_data_format(data_format)
+        super().__init__(**kwargs)
+
+    def compute_output_shape(self, input_shape):
+        return _with_image_size(input_shape, self.height, self.width, self.data_format)
+
+    def get_config(self):
+        config = super().get_config()
+        config["data_format"] = self.data_format
+        return config
+
+
+class Resizing(_ImageSizeLayer):
     """Resize images to ``(height, width)``.
 
     Keras 3.15's arguments and defaults: ``height``, ``width``,
@@ -68,8 +88,6 @@ class Resizing(PreprocessingLayer):
 
     def __init__(self, height, width, interpolation="bilinear", crop_to_aspect_ratio=False, pad_to_aspect_ratio=False,
                  fill_mode="constant", fill_value=0.0, antialias=False, data_format=None, **kwargs):
-        check_positive_int("height", height)
-        check_positive_int("width", width)
         if isinstance(fill_value, bool) or not isinstance(fill_value, (int, float)):
             raise TypeError(f"fill_value must be a number; received fill_value={fill_value!r}.")
         if interpolation in ops.UNSUPPORTED_INTERPOLATIONS:
@@ -79,11 +97,10 @@ class Resizing(PreprocessingLayer):
         ops.check_choice("fill_mode", fill_mode, ("constant",))
         if crop_to_aspect_ratio and pad_to_aspect_ratio:
             raise ValueError("Give at most one of crop_to_aspect_ratio and pad_to_aspect_ratio.")
-        self.height, self.width, self.interpolation = height, width, interpolation
+        self.interpolation = interpolation
         self.crop_to_aspect_ratio, self.pad_to_aspect_ratio = bool(crop_to_aspect_ratio), bool(pad_to_aspect_ratio)
         self.fill_mode, self.fill_value, self.antialias = fill_mode, fill_value, bool(antialias)
-        self.data_format = ops.check_data_format(data_format)
-        super().__init__(**kwargs)
+        super().__init__(height, width, data_format, **kwargs)
 
     def call(self, inputs):
         x = as_tensor(inputs)
@@ -93,16 +110,7 @@ class Resizing(PreprocessingLayer):
         return restore(ops.resize(images, self.height, self.width, self.interpolation, self.antialias,
                                   self.crop_to_aspect_ratio, self.pad_to_aspect_ratio, self.fill_value))
 
-    def compute_output_shape(self, input_shape):
-        return _with_image_size(input_shape, self.height, self.width, self.data_format)
-
-    def get_config(self):
-        config = super().get_config()
-        config["data_format"] = self.data_format
-        return config
-
-
-class CenterCrop(PreprocessingLayer):
+class CenterCrop(_ImageSizeLayer):
     """Crop the central ``(height, width)`` window of images; an image smaller than that on
     either side is first cropped to the target aspect ratio and resized (bilinear), as
     Keras' ``smart_resize``. Outputs are in the compute dtype (float32).
@@ -113,11 +121,7 @@ class CenterCrop(PreprocessingLayer):
     """
 
     def __init__(self, height, width, data_format=None, **kwargs):
-        check_positive_int("height", height)
-        check_positive_int("width", width)
-        self.height, self.width = height, width
-        self.data_format = ops.check_data_format(data_format)
-        super().__init__(**kwargs)
+        super().__init__(height, width, data_format, **kwargs)
 
     def call(self, inputs):
         x = as_tensor(inputs).to(self.dtype_policy.torch_compute_dtype)
@@ -128,13 +132,6 @@ class CenterCrop(PreprocessingLayer):
             return restore(images[..., top: top + self.height, left: left + self.width])
         return restore(ops.resize(images, self.height, self.width, "bilinear", crop=True))
 
-    def compute_output_shape(self, input_shape):
-        return _with_image_size(input_shape, self.height, self.width, self.data_format)
-
-    def get_config(self):
-        config = super().get_config()
-        config["data_format"] = self.data_format
-        return config
 
 
 def _with_image_size(input_shape, height, width, data_format):
