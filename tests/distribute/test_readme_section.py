@@ -8,24 +8,17 @@ import os
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.test_readme import ROOT, python_blocks, section
+
 README = ROOT / "README.md"
 TITLE = "Training on GPUs, many GPUs, many machines and TPUs"
 
 
-def section() -> str:
-    text = README.read_text()
-    start = text.index(f"\n## {TITLE}\n")
-    end = text.find("\n## ", start + 1)
-    return text[start : end if end != -1 else None]
-
-
 def blocks():
-    return re.findall(r"```python\n(.*?)```", section(), flags=re.DOTALL)
+    return python_blocks(section(TITLE))
 
 
 def expected_prints(block):
